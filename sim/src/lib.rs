@@ -1,0 +1,16 @@
+//! kvcsim: a discrete-event simulator of the KV cache of LLM serving clusters.
+//!
+//! ```text
+//!   traces (kvcsim-traces) ──requests──▶ world (lifecycle, routing) ──events──▶ engine
+//!                                           │ asks
+//!                                           ▼
+//!                                 models (kvcsim-models): GPU, network, metadata, cache tiers
+//!                                           │ records
+//!                                           ▼
+//!                                 output: Parquet, summary.json, tables
+//! ```
+//!
+//! The binary `kvcsim` (see `src/main.rs`) is a thin clap front end over this library.
+#![warn(missing_docs)]
+
+pub mod engine;
