@@ -13,4 +13,7 @@
 //! The binary `kvcsim` (see `src/main.rs`) is a thin clap front end over this library.
 #![warn(missing_docs)]
 
+pub mod bench;
+pub mod cli;
 pub mod engine;
+pub mod error;

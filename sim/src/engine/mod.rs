@@ -60,7 +60,11 @@ impl<E> Engine<E> {
 
     /// Schedules `event` at the absolute time `at`, which must not be in the past.
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventId {
-        assert!(at >= self.now, "event scheduled in the past: {at} < now {}", self.now);
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at} < now {}",
+            self.now
+        );
         self.queue.push(at, event)
     }
 
@@ -90,7 +94,12 @@ impl<E> Engine<E> {
     /// Handles events in order until none is pending or the next one is later than `until`;
     /// the clock then stands at the last handled event (it is not advanced to `until`).
     /// Returns the number of events handled by this call.
-    pub fn run_until<W>(&mut self, until: SimTime, world: &mut W, mut handle: impl FnMut(&mut W, &mut Self, E)) -> u64 {
+    pub fn run_until<W>(
+        &mut self,
+        until: SimTime,
+        world: &mut W,
+        mut handle: impl FnMut(&mut W, &mut Self, E),
+    ) -> u64 {
         let start = self.processed;
         while let Some(t) = self.queue.peek_time() {
             if t > until {

@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn same_seed_and_name_give_same_sequence() {
         let s = RandomStreams::new(42);
-        assert_eq!(first(&mut s.stream("arrivals"), 8), first(&mut s.stream("arrivals"), 8));
+        assert_eq!(
+            first(&mut s.stream("arrivals"), 8),
+            first(&mut s.stream("arrivals"), 8)
+        );
     }
 
     #[test]

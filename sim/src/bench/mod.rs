@@ -1,0 +1,3 @@
+//! Built-in benchmarks (`kvcsim bench ...`): measured, reported, never asserted in tests.
+
+pub mod engine;

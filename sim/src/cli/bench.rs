@@ -1,0 +1,61 @@
+//! `kvcsim bench ...`
+
+use clap::{Args, Subcommand};
+
+use crate::bench::engine;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Event-engine throughput (schedule + pop) with a constant number of pending events.
+    Engine(EngineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Queue sizes to measure (pending events), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000"
+    )]
+    pending: Vec<usize>,
+    /// Events (pop + schedule) timed per queue size.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Seed of the random event times.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Engine(a) => {
+            let rows: Vec<_> = a
+                .pending
+                .iter()
+                .map(|&p| engine::run(p, a.events, a.seed))
+                .collect();
+            if a.json {
+                println!("{}", serde_json::json!({ "rows": rows }));
+            } else {
+                println!(
+                    "{:>10} {:>12} {:>9} {:>14}",
+                    "pending", "events", "wall_s", "Mevents/s"
+                );
+                for r in rows {
+                    println!(
+                        "{:>10} {:>12} {:>9.3} {:>14.2}",
+                        r.pending,
+                        r.events,
+                        r.wall_s,
+                        r.events_per_s / 1e6
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

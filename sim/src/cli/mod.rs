@@ -1,0 +1,70 @@
+//! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
+
+mod bench;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::is_input_error;
+
+/// kvcsim: discrete-event simulator of the KV cache of LLM serving clusters.
+///
+/// Replays request traces (Mooncake JSONL, Azure CSV) or synthetic workloads against a modelled
+/// cluster (GPUs, prefix caches, network, metadata services) and reports what a capacity planner
+/// needs. Exit codes: 0 success, 2 bad input or usage, 1 internal error.
+#[derive(Debug, Parser)]
+#[command(name = "kvcsim", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, generate and characterise request traces.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
+    /// Built-in benchmarks of kvcsim's own speed and of modelled hardware.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = std::panic::catch_unwind(|| dispatch(cli));
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
+            eprintln!("error: {err:#}");
+            if is_input_error(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        // The panic message was already printed by the default hook.
+        Err(_) => {
+            eprintln!(
+                "error: internal error (a bug in kvcsim); please report it with the command line"
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Trace(cmd) => trace::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}
