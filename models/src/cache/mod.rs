@@ -1,0 +1,51 @@
+//! Per-instance prefix cache of KV blocks, and eviction policies.
+//!
+//! A prompt is cut into fixed-size blocks of tokens; each block is named by a prefix-chained
+//! hash ([`BlockId`]), so a request can reuse the KV of the longest run of leading blocks that
+//! an instance still holds (vLLM's automatic prefix caching, SGLang's RadixAttention).
+//!
+//! ```text
+//!            insert(Admit::Pinned)             last unpin
+//!  (absent) ───────────────────────▶ PINNED ──────────────▶ EVICTABLE ──pop_victim──▶ (absent)
+//!     │                            refs > 0   ◀──────────────  refs = 0
+//!     │                            not in the       pin        in the policy
+//!     │                            policy, never                  ▲
+//!     │                            evicted                        │
+//!     └──────────────── insert(Admit::Evictable) ─────────────────┘
+//! ```
+//!
+//! * [`PrefixCache`] owns residency and pin counts and the capacity shared with private
+//!   (uncacheable) blocks; it asks an [`EvictionPolicy`] for victims.
+//! * [`EvictionPolicy`] orders the evictable blocks only. [`LruPolicy`] is the one policy so
+//!   far; the trait's [`BlockMeta`], [`InsertReason`] and [`RemoveReason`] carry what LFU,
+//!   S3-FIFO, ARC, prefix-aware, cost-aware and Belady policies will need.
+//! * [`capacity_from_hbm`] sizes a cache from hardware profiles.
+//!
+//! Further tiers (host DRAM, SSD, remote) will be more `PrefixCache`-like tiers with their own
+//! policies; a block leaving one tier by [`PrefixCache::remove`] or as a victim can be offered
+//! to the next.
+//!
+//! ```
+//! use kvcsim_models::cache::{Admit, BlockId, PrefixCache};
+//!
+//! let mut cache = PrefixCache::with_lru(2);
+//! let prompt = [BlockId(10), BlockId(11)];
+//! assert_eq!(cache.lookup(&prompt, 0), 0);
+//! for (depth, &block) in prompt.iter().enumerate() {
+//!     cache.insert(block, depth as u32, 0, Admit::Pinned).unwrap();
+//! }
+//! cache.unpin(&prompt, 1_000).unwrap(); // request finished: blocks stay, now evictable
+//! assert_eq!(cache.lookup(&[BlockId(10), BlockId(11), BlockId(12)], 2_000), 2);
+//! ```
+
+mod block;
+mod capacity;
+mod lru;
+mod policy;
+mod prefix;
+
+pub use block::{BlockHasher, BlockId, BlockMap};
+pub use capacity::{CapacityError, MemoryReserve, capacity_from_hbm};
+pub use lru::LruPolicy;
+pub use policy::{BlockMeta, EvictionConfig, EvictionPolicy, InsertReason, RemoveReason};
+pub use prefix::{Admit, CacheError, CacheFull, CacheStats, InsertOutcome, PrefixCache};
