@@ -17,3 +17,7 @@ pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod output;
+pub mod run;
+pub mod scenario;
+pub mod world;

@@ -1,6 +1,7 @@
 //! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
 
 mod bench;
+mod run;
 mod trace;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Simulate a serving cluster replaying a workload; writes Parquet, JSON and YAML outputs.
+    Run(run::RunArgs),
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }

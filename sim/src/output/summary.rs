@@ -1,0 +1,188 @@
+//! `summary.json` and the printed summary table of a cluster run.
+//!
+//! Percentiles are statrs's `quantile`, the median-unbiased estimator of Hyndman and Fan (1996),
+//! definition 8 (R's `type = 8`), interpolating between order statistics.
+
+use serde::Serialize;
+use statrs::statistics::{Data, OrderStatistics};
+
+use crate::world::RunOutput;
+
+/// Mean and percentiles of one latency, milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct LatencyMs {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl LatencyMs {
+    /// Summarises nanosecond values; all zero when there are none.
+    pub fn of_ns(values: impl Iterator<Item = u64>) -> Self {
+        let v: Vec<f64> = values.map(|ns| ns as f64 * 1e-6).collect();
+        if v.is_empty() {
+            return LatencyMs {
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+            };
+        }
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let mut d = Data::new(v);
+        LatencyMs {
+            mean,
+            p50: d.quantile(0.5),
+            p90: d.quantile(0.9),
+            p99: d.quantile(0.99),
+        }
+    }
+}
+
+/// The `summary.json` of a run. Keys are documented in README ("Outputs").
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Requests that finished.
+    pub requests_completed: u64,
+    /// Requests rejected (waiting queue full, or larger than a whole cache).
+    pub requests_rejected: u64,
+    /// Time to first token.
+    pub ttft_ms: LatencyMs,
+    /// Time per output token after the first (requests with more than one output token).
+    pub tpot_ms: LatencyMs,
+    /// End-to-end latency.
+    pub e2e_ms: LatencyMs,
+    /// Prompt blocks found in cache / prompt blocks, over completed requests.
+    pub block_hit_ratio: f64,
+    /// Prompt tokens not recomputed / prompt tokens.
+    pub token_hit_ratio: f64,
+    /// Output tokens per simulated second, from the first arrival to the last completion.
+    pub throughput_tokens_per_s: f64,
+    /// Prompt plus output tokens per simulated second, same span.
+    pub total_tokens_per_s: f64,
+    /// Mean over instances of GPU busy time / simulated span.
+    pub gpu_busy_fraction: f64,
+    /// Simulated span, seconds (time of the last event).
+    pub simulated_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Wall-clock seconds of the simulation loop (not deterministic).
+    pub wall_s: f64,
+    /// `events / wall_s` (not deterministic).
+    pub events_per_s: f64,
+}
+
+impl RunSummary {
+    /// Summarises a run.
+    pub fn of(out: &RunOutput) -> Self {
+        let reqs = &out.records.requests;
+        let sum =
+            |f: fn(&crate::world::records::RequestRecord) -> u64| reqs.iter().map(f).sum::<u64>();
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let first = reqs.iter().map(|r| r.arrival_ns).min().unwrap_or(0);
+        let span_s = out.end.as_nanos().saturating_sub(first) as f64 * 1e-9;
+        let per_s = |x: u64| if span_s > 0.0 { x as f64 / span_s } else { 0.0 };
+        let simulated_s = out.end.as_secs_f64();
+        let busy = if out.busy_ns.is_empty() || simulated_s == 0.0 {
+            0.0
+        } else {
+            out.busy_ns
+                .iter()
+                .map(|&b| b as f64 * 1e-9 / simulated_s)
+                .sum::<f64>()
+                / out.busy_ns.len() as f64
+        };
+        RunSummary {
+            requests_completed: reqs.len() as u64,
+            requests_rejected: out.records.rejected,
+            ttft_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.ttft_ns)),
+            tpot_ms: LatencyMs::of_ns(
+                reqs.iter()
+                    .filter(|r| r.output_tokens > 1)
+                    .map(|r| r.tpot_ns),
+            ),
+            e2e_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.e2e_ns)),
+            block_hit_ratio: ratio(sum(|r| r.hit_blocks), sum(|r| r.blocks)),
+            token_hit_ratio: ratio(sum(|r| r.cached_tokens), sum(|r| r.input_tokens)),
+            throughput_tokens_per_s: per_s(sum(|r| r.output_tokens)),
+            total_tokens_per_s: per_s(sum(|r| r.output_tokens + r.input_tokens)),
+            gpu_busy_fraction: busy,
+            simulated_s,
+            events: out.events,
+            wall_s: out.wall_s,
+            events_per_s: if out.wall_s > 0.0 {
+                out.events as f64 / out.wall_s
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// A readable table for stdout.
+    pub fn to_text(&self) -> String {
+        let lat = |name: &str, l: &LatencyMs| {
+            format!(
+                "  {name:<6} {:>10.2} {:>10.2} {:>10.2} {:>10.2}\n",
+                l.mean, l.p50, l.p90, l.p99
+            )
+        };
+        let mut s = String::new();
+        s += &format!("requests completed   {:>12}\n", self.requests_completed);
+        s += &format!("requests rejected    {:>12}\n", self.requests_rejected);
+        s += &format!("simulated time       {:>12.1} s\n", self.simulated_s);
+        s += &format!("block hit ratio      {:>12.4}\n", self.block_hit_ratio);
+        s += &format!("token hit ratio      {:>12.4}\n", self.token_hit_ratio);
+        s += &format!(
+            "output throughput    {:>12.1} tokens/s\n",
+            self.throughput_tokens_per_s
+        );
+        s += &format!(
+            "GPU busy             {:>12.1} %\n",
+            self.gpu_busy_fraction * 100.0
+        );
+        s += "latency (ms)      mean        p50        p90        p99\n";
+        s += &lat("TTFT", &self.ttft_ms);
+        s += &lat("TPOT", &self.tpot_ms);
+        s += &lat("E2E", &self.e2e_ms);
+        s += &format!(
+            "events {} in {:.3} s wall ({:.2} M events/s)\n",
+            self.events,
+            self.wall_s,
+            self.events_per_s / 1e6
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_follow_hyndman_fan_8() {
+        // 1..=10 ms: type-8 median is 5.5; p90: h = (10 + 1/3) * 0.9 + 1/3 = 9.6333,
+        // x9 + 0.6333 * (x10 - x9) = 9.6333.
+        let l = LatencyMs::of_ns((1..=10).map(|ms| ms * 1_000_000));
+        assert!((l.mean - 5.5).abs() < 1e-12);
+        assert!((l.p50 - 5.5).abs() < 1e-9);
+        assert!((l.p90 - (9.0 + (31.0 / 3.0 * 0.9 + 1.0 / 3.0 - 9.0))).abs() < 1e-9);
+    }
+
+    #[test]
+    fn empty_is_zero() {
+        assert_eq!(
+            LatencyMs::of_ns(std::iter::empty()),
+            LatencyMs {
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0
+            }
+        );
+    }
+}

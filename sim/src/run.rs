@@ -1,0 +1,103 @@
+//! A cluster run end to end: scenario -> workload -> world -> output folder.
+
+use std::path::Path;
+
+use kvcsim_models::cache::BlockId;
+use kvcsim_traces::Request;
+use serde::Serialize;
+
+use crate::engine::{RandomStreams, SimTime};
+use crate::output::summary::RunSummary;
+use crate::output::{prepare_dir, write_text_atomic};
+use crate::scenario::{RawScenario, Scenario, WorkloadSource};
+use crate::world::{self, Arrival, Progress, RunOutput};
+
+/// Builds the arrivals of the scenario's workload: reads the trace (or generates the synthetic
+/// workload from the stream `synth/...` of the master seed), keeps the first `max_requests`, and
+/// divides arrival times by `rate_scale`.
+pub fn load_arrivals(scenario: &Scenario) -> anyhow::Result<Vec<Arrival>> {
+    let w = &scenario.workload;
+    let limit = w.max_requests.unwrap_or(u64::MAX) as usize;
+    let requests: Vec<Request> = match &w.source {
+        WorkloadSource::Trace { path, options } => {
+            let mut all = kvcsim_traces::read_all(path, options)?;
+            all.truncate(limit);
+            all
+        }
+        WorkloadSource::Synthetic(spec) => {
+            let streams = RandomStreams::new(scenario.seed);
+            kvcsim_traces::synth::generate(spec, &|name| streams.stream(name))?
+                .take(limit)
+                .collect()
+        }
+    };
+    Ok(requests
+        .into_iter()
+        .map(|r| Arrival {
+            id: r.index,
+            at: SimTime((r.arrival_ns as f64 / w.rate_scale).round() as u64),
+            input_tokens: u64::from(r.input_tokens),
+            output_tokens: u64::from(r.output_tokens),
+            blocks: r.block_ids.into_iter().map(BlockId).collect(),
+        })
+        .collect())
+}
+
+/// Runs a scenario in memory.
+pub fn simulate(
+    scenario: &Scenario,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<(RunOutput, RunSummary)> {
+    let arrivals = load_arrivals(scenario)?;
+    let out = world::run(scenario, arrivals, progress)?;
+    let summary = RunSummary::of(&out);
+    Ok((out, summary))
+}
+
+#[derive(Serialize)]
+struct Resolved<'a> {
+    kvcsim_version: &'a str,
+    #[serde(flatten)]
+    scenario: &'a RawScenario,
+}
+
+/// Writes a run's files into `dir` (which [`prepare_dir`] checked): `requests.parquet`,
+/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`.
+pub fn write_outputs(
+    dir: &Path,
+    scenario: &Scenario,
+    out: &RunOutput,
+    summary: &RunSummary,
+) -> anyhow::Result<()> {
+    out.records
+        .requests_table()
+        .write_parquet(&dir.join("requests.parquet"))?;
+    out.records
+        .timeseries_table()
+        .write_parquet(&dir.join("timeseries.parquet"))?;
+    write_text_atomic(
+        &dir.join("summary.json"),
+        &(serde_json::to_string_pretty(summary)? + "\n"),
+    )?;
+    let resolved = Resolved {
+        kvcsim_version: env!("CARGO_PKG_VERSION"),
+        scenario: &scenario.raw,
+    };
+    write_text_atomic(
+        &dir.join("scenario.resolved.yaml"),
+        &serde_norway::to_string(&resolved)?,
+    )?;
+    Ok(())
+}
+
+/// Loads nothing: checks `dir`, simulates, writes.
+pub fn run_to_dir(
+    scenario: &Scenario,
+    dir: &Path,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<RunSummary> {
+    prepare_dir(dir)?;
+    let (out, summary) = simulate(scenario, progress)?;
+    write_outputs(dir, scenario, &out, &summary)?;
+    Ok(summary)
+}

@@ -1,0 +1,386 @@
+//! Scenarios: YAML file -> raw serde types -> validated [`Scenario`] with references resolved
+//! and units converted.
+//!
+//! ```text
+//!   file.yaml ──parse──▶ YAML value ──--set path=value──▶ RawScenario ──validate──▶ Scenario
+//!                                    (overrides.rs)        (raw.rs, typed.rs)       (this file)
+//! ```
+//!
+//! Every error names the file (or "--set"), the field path and the bad value; unknown keys get
+//! the nearest valid key suggested.
+
+mod overrides;
+pub mod raw;
+mod typed;
+
+use std::path::{Path, PathBuf};
+
+use kvcsim_models::cache::{EvictionConfig, MemoryReserve, capacity_from_hbm};
+use kvcsim_models::gpu::RooflineParams;
+use kvcsim_models::hardware::{self, GpuSpec, LlmSpec};
+use kvcsim_models::routing::RoutingConfig;
+use kvcsim_traces::synth::SynthSpec;
+use kvcsim_traces::{ReadOptions, TraceFormat};
+use serde_norway::Value;
+
+pub use overrides::Override;
+pub use raw::RawScenario;
+pub use typed::from_value;
+
+use crate::engine::SimDuration;
+
+/// The scenario kvcsim runs when none is given (`kvcsim run`): `scenarios/default.yaml`.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/default.yaml");
+
+/// A scenario that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file cannot be read.
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not YAML.
+    #[error("{path}: not valid YAML: {message}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// A `--set` argument is malformed.
+    #[error("bad override `{text}`: {reason}")]
+    BadOverride {
+        /// The argument.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// A field has a wrong type, an unknown key or an invalid value.
+    #[error("{origin}: field `{path}`: {message}")]
+    Field {
+        /// The file, with "with --set" when overrides were applied.
+        origin: String,
+        /// Dotted path of the field.
+        path: String,
+        /// What is wrong, with the value.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    fn field(source: &str, path: &str, message: impl Into<String>) -> Self {
+        ScenarioError::Field {
+            origin: source.to_string(),
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where requests come from.
+#[derive(Debug, Clone)]
+pub enum WorkloadSource {
+    /// A trace file.
+    Trace {
+        /// Resolved path.
+        path: PathBuf,
+        /// Reader options.
+        options: ReadOptions,
+    },
+    /// The synthetic generator.
+    Synthetic(Box<SynthSpec>),
+}
+
+/// The validated workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Trace or generator.
+    pub source: WorkloadSource,
+    /// Arrival times are divided by this.
+    pub rate_scale: f64,
+    /// Replay at most this many requests.
+    pub max_requests: Option<u64>,
+    /// Tokens per block.
+    pub block_size: u32,
+}
+
+/// Scheduler limits of one instance.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerConfig {
+    /// Token budget of one iteration.
+    pub max_batch_tokens: u64,
+    /// Most sequences in one iteration.
+    pub max_running: usize,
+    /// Chunked prefill on.
+    pub chunked_prefill: bool,
+    /// Waiting-queue bound.
+    pub max_waiting: usize,
+}
+
+/// A validated scenario: what `world` runs.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Master seed.
+    pub seed: u64,
+    /// Requests.
+    pub workload: Workload,
+    /// The served model.
+    pub llm: LlmSpec,
+    /// The GPU of every instance.
+    pub gpu: GpuSpec,
+    /// GPUs per instance.
+    pub tensor_parallel: u32,
+    /// Roofline efficiency factors.
+    pub gpu_params: RooflineParams,
+    /// Number of instances.
+    pub instances: u32,
+    /// Scheduler limits.
+    pub scheduler: SchedulerConfig,
+    /// Routing policy.
+    pub router: RoutingConfig,
+    /// HBM prefix-cache capacity per instance, blocks.
+    pub cache_capacity_blocks: u64,
+    /// Eviction policy.
+    pub eviction: EvictionConfig,
+    /// Interval of the time series.
+    pub timeseries_interval: SimDuration,
+    /// The raw form, with defaults filled in, for `scenario.resolved.yaml`.
+    pub raw: RawScenario,
+}
+
+/// Loads a scenario file (or the embedded default when `path` is `None`) and applies overrides.
+pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let (text, source, base_dir) = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| ScenarioError::Read {
+                path: p.display().to_string(),
+                source: e,
+            })?;
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            (text, p.display().to_string(), dir)
+        }
+        None => (
+            DEFAULT_SCENARIO.to_string(),
+            "(embedded default scenario)".to_string(),
+            PathBuf::new(),
+        ),
+    };
+    load_str(&text, &source, &base_dir, overrides)
+}
+
+/// Loads a scenario from YAML text. Relative trace paths in the text resolve against `base_dir`;
+/// those given by overrides stay relative to the current folder.
+pub fn load_str(
+    text: &str,
+    source: &str,
+    base_dir: &Path,
+    overrides: &[String],
+) -> Result<Scenario, ScenarioError> {
+    let mut value: Value = serde_norway::from_str(text).map_err(|e| ScenarioError::Yaml {
+        path: source.to_string(),
+        message: e.to_string(),
+    })?;
+    resolve_trace_path(&mut value, base_dir);
+    let mut from_override = false;
+    for text in overrides {
+        let o = Override::parse(text)?;
+        from_override |= o.path.starts_with("workload");
+        o.apply(&mut value)?;
+    }
+    let source = if from_override || !overrides.is_empty() {
+        format!("{source} with --set")
+    } else {
+        source.to_string()
+    };
+    let raw: RawScenario = from_value(value, &source)?;
+    validate(raw, &source)
+}
+
+fn resolve_trace_path(value: &mut Value, base_dir: &Path) {
+    let Some(trace) = value.get_mut("workload").and_then(|w| w.get_mut("trace")) else {
+        return;
+    };
+    if let Value::String(s) = trace {
+        let p = Path::new(s.as_str());
+        if p.is_relative() && !base_dir.as_os_str().is_empty() {
+            *s = base_dir.join(p).display().to_string();
+        }
+    }
+}
+
+fn positive_finite(source: &str, path: &str, v: f64) -> Result<f64, ScenarioError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(ScenarioError::field(
+            source,
+            path,
+            format!("must be a positive finite number, got {v}"),
+        ))
+    }
+}
+
+fn at_least_one(source: &str, path: &str, v: u64) -> Result<u64, ScenarioError> {
+    if v >= 1 {
+        Ok(v)
+    } else {
+        Err(ScenarioError::field(
+            source,
+            path,
+            format!("must be at least 1, got {v}"),
+        ))
+    }
+}
+
+fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
+    let w = &raw.workload;
+    let block_size = match (&w.synthetic, w.block_size) {
+        (Some(spec), Some(b)) if b != spec.block_size => {
+            return Err(ScenarioError::field(
+                source,
+                "workload.block_size",
+                format!(
+                    "{b} differs from workload.synthetic.block_size {}; set only the latter",
+                    spec.block_size
+                ),
+            ));
+        }
+        (Some(spec), _) => spec.block_size,
+        (None, b) => {
+            at_least_one(source, "workload.block_size", u64::from(b.unwrap_or(512)))? as u32
+        }
+    };
+    let rate_scale = positive_finite(source, "workload.rate_scale", w.rate_scale)?;
+    let workload_source = match (&w.trace, &w.synthetic) {
+        (Some(_), Some(_)) => {
+            return Err(ScenarioError::field(
+                source,
+                "workload",
+                "give either `trace` or `synthetic`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ScenarioError::field(
+                source,
+                "workload",
+                "give a `trace` file or a `synthetic` spec",
+            ));
+        }
+        (Some(path), None) => {
+            let options = ReadOptions {
+                format: w.format.map(|f| match f {
+                    raw::TraceFormatName::Mooncake => TraceFormat::Mooncake,
+                    raw::TraceFormatName::Azure => TraceFormat::Azure,
+                }),
+                block_size,
+                reorder: w.reorder,
+            };
+            WorkloadSource::Trace {
+                path: PathBuf::from(path),
+                options,
+            }
+        }
+        (None, Some(spec)) => {
+            spec.validate()
+                .map_err(|e| ScenarioError::field(source, "workload.synthetic", e.to_string()))?;
+            WorkloadSource::Synthetic(Box::new(spec.clone()))
+        }
+    };
+    if let Some(0) = w.max_requests {
+        return Err(ScenarioError::field(
+            source,
+            "workload.max_requests",
+            "must be at least 1, got 0",
+        ));
+    }
+    let llm = hardware::load_llm(&raw.model)
+        .map_err(|e| ScenarioError::field(source, "model", e.to_string()))?;
+    let gpu = hardware::load_gpu(&raw.cluster.gpu)
+        .map_err(|e| ScenarioError::field(source, "cluster.gpu", e.to_string()))?;
+    let c = &raw.cluster;
+    let instances = at_least_one(source, "cluster.instances", u64::from(c.instances))? as u32;
+    let tp = at_least_one(
+        source,
+        "cluster.tensor_parallel",
+        u64::from(c.tensor_parallel),
+    )? as u32;
+    c.gpu_model
+        .validate()
+        .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?;
+    let s = &c.scheduler;
+    let scheduler = SchedulerConfig {
+        max_batch_tokens: at_least_one(
+            source,
+            "cluster.scheduler.max_batch_tokens",
+            u64::from(s.max_batch_tokens),
+        )?,
+        max_running: at_least_one(
+            source,
+            "cluster.scheduler.max_running",
+            u64::from(s.max_running),
+        )? as usize,
+        chunked_prefill: s.chunked_prefill,
+        max_waiting: at_least_one(
+            source,
+            "cluster.scheduler.max_waiting",
+            u64::from(s.max_waiting),
+        )? as usize,
+    };
+    raw.router
+        .build()
+        .map_err(|e| ScenarioError::field(source, "router", e.to_string()))?;
+    let reserve = raw.cache.activation_reserve_fraction;
+    if !(reserve.is_finite() && (0.0..1.0).contains(&reserve)) {
+        return Err(ScenarioError::field(
+            source,
+            "cache.activation_reserve_fraction",
+            format!("must be in [0, 1), got {reserve}"),
+        ));
+    }
+    let cache_capacity_blocks = match raw.cache.capacity_blocks {
+        Some(n) => at_least_one(source, "cache.capacity_blocks", n)?,
+        None => capacity_from_hbm(
+            &gpu,
+            &llm,
+            u64::from(tp),
+            u64::from(block_size),
+            MemoryReserve::Fraction(reserve),
+        )
+        .map_err(|e| {
+            ScenarioError::field(
+                source,
+                "cache.capacity_blocks",
+                format!("cannot derive from HBM: {e}"),
+            )
+        })? as u64,
+    };
+    let interval_s = positive_finite(
+        source,
+        "output.timeseries_interval_s",
+        raw.output.timeseries_interval_s,
+    )?;
+    Ok(Scenario {
+        seed: raw.seed,
+        workload: Workload {
+            source: workload_source,
+            rate_scale,
+            max_requests: w.max_requests,
+            block_size,
+        },
+        llm,
+        gpu,
+        tensor_parallel: tp,
+        gpu_params: c.gpu_model.clone(),
+        instances,
+        scheduler,
+        router: raw.router,
+        cache_capacity_blocks,
+        eviction: raw.cache.eviction,
+        timeseries_interval: SimDuration::from_secs_f64(interval_s),
+        raw,
+    })
+}

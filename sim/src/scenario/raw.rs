@@ -1,0 +1,229 @@
+//! The scenario file as written: serde types with documented defaults, unknown keys rejected.
+//!
+//! ```yaml
+//! seed: 42
+//! workload:
+//!   synthetic: { requests: 2000 }    # or: trace: path/to/trace.jsonl
+//!   rate_scale: 1.0
+//! model: llama-3.1-8b
+//! cluster: { instances: 4, gpu: h100-sxm, tensor_parallel: 1 }
+//! router: { kind: cache-aware }
+//! cache: { eviction: { kind: lru } }
+//! output: { timeseries_interval_s: 1.0 }
+//! ```
+
+use kvcsim_models::cache::EvictionConfig;
+use kvcsim_models::gpu::RooflineParams;
+use kvcsim_models::routing::RoutingConfig;
+use kvcsim_traces::synth::SynthSpec;
+use serde::{Deserialize, Serialize};
+
+/// Top level of a scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Master seed: every random stream of the run derives from it. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// What requests arrive, and when.
+    pub workload: RawWorkload,
+    /// LLM profile: a built-in name (`llama-3.1-8b`, `llama-3.1-70b`, `qwen2.5-32b`) or a path
+    /// to a YAML profile. Default `llama-3.1-8b`.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Serving instances and their hardware.
+    #[serde(default)]
+    pub cluster: RawCluster,
+    /// How arriving requests are spread over instances. Default cache-aware.
+    #[serde(default = "default_router")]
+    pub router: RoutingConfig,
+    /// The per-instance HBM prefix cache.
+    #[serde(default)]
+    pub cache: RawCache,
+    /// What the run writes.
+    #[serde(default)]
+    pub output: RawOutput,
+}
+
+/// The workload: a trace file or a synthetic generator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// Trace file (Mooncake `.jsonl` or Azure `.csv`, optionally `.gz`). A relative path is
+    /// relative to the scenario file's folder (a `--set` value: to the current folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// Trace format, if the extension does not say: `mooncake` or `azure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<TraceFormatName>,
+    /// Tokens per KV block of the trace's `hash_ids`. Default 512 (the Mooncake release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u32>,
+    /// Reorder a trace whose timestamps go backwards instead of rejecting it. Default false.
+    #[serde(default)]
+    pub reorder: bool,
+    /// Synthetic workload generator, used when `trace` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SynthSpec>,
+    /// Arrival-rate multiplier: arrival times are divided by it (2.0 = twice the load).
+    /// Default 1.
+    #[serde(default = "one")]
+    pub rate_scale: f64,
+    /// Replay only the first N requests. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u64>,
+}
+
+/// Trace formats by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceFormatName {
+    /// Mooncake FAST'25 JSONL.
+    Mooncake,
+    /// Azure LLM inference CSV.
+    Azure,
+}
+
+/// The serving cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Number of model replicas. Default 1.
+    #[serde(default = "one_u32")]
+    pub instances: u32,
+    /// GPU profile: a built-in name (`h100-sxm`, `h200`, `a100-80gb`, `b200`) or a YAML path.
+    /// Default `h100-sxm`.
+    #[serde(default = "default_gpu")]
+    pub gpu: String,
+    /// GPUs per instance (tensor parallelism). Default 1.
+    #[serde(default = "one_u32")]
+    pub tensor_parallel: u32,
+    /// Efficiency factors of the roofline GPU model (see `kvcsim_models::gpu`).
+    #[serde(default)]
+    pub gpu_model: RooflineParams,
+    /// Iteration scheduler of each instance.
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+}
+
+impl Default for RawCluster {
+    fn default() -> Self {
+        RawCluster {
+            instances: 1,
+            gpu: default_gpu(),
+            tensor_parallel: 1,
+            gpu_model: RooflineParams::default(),
+            scheduler: RawScheduler::default(),
+        }
+    }
+}
+
+/// Continuous-batching scheduler of one instance (vLLM-style).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    /// Token budget of one iteration (vLLM `max_num_batched_tokens`). Default 8192.
+    #[serde(default = "default_batch_tokens")]
+    pub max_batch_tokens: u32,
+    /// Most sequences in one iteration (vLLM `max_num_seqs`). Default 256.
+    #[serde(default = "default_max_running")]
+    pub max_running: u32,
+    /// Split long prompts into chunks that share iterations with decodes. Default true (the
+    /// vLLM V1 default).
+    #[serde(default = "yes")]
+    pub chunked_prefill: bool,
+    /// Waiting-queue bound per instance; a request arriving at a full queue is rejected.
+    /// Default 100000.
+    #[serde(default = "default_max_waiting")]
+    pub max_waiting: u32,
+}
+
+impl Default for RawScheduler {
+    fn default() -> Self {
+        RawScheduler {
+            max_batch_tokens: default_batch_tokens(),
+            max_running: default_max_running(),
+            chunked_prefill: true,
+            max_waiting: default_max_waiting(),
+        }
+    }
+}
+
+/// The per-instance HBM prefix cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Capacity in blocks. Default: derived from HBM (TP x HBM - weights - reserve) / block bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_blocks: Option<u64>,
+    /// Fraction of HBM kept for activations and the runtime when deriving the capacity.
+    /// Default 0.1 (vLLM's `gpu_memory_utilization` default of 0.9 leaves 10%).
+    #[serde(default = "default_reserve")]
+    pub activation_reserve_fraction: f64,
+    /// Eviction policy. Default LRU.
+    #[serde(default)]
+    pub eviction: EvictionConfig,
+}
+
+impl Default for RawCache {
+    fn default() -> Self {
+        RawCache {
+            capacity_blocks: None,
+            activation_reserve_fraction: default_reserve(),
+            eviction: EvictionConfig::default(),
+        }
+    }
+}
+
+/// Output options.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// Interval of `timeseries.parquet` rows, simulated seconds. Default 1.
+    #[serde(default = "one")]
+    pub timeseries_interval_s: f64,
+}
+
+impl Default for RawOutput {
+    fn default() -> Self {
+        RawOutput {
+            timeseries_interval_s: 1.0,
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_model() -> String {
+    "llama-3.1-8b".into()
+}
+fn default_gpu() -> String {
+    "h100-sxm".into()
+}
+fn default_router() -> RoutingConfig {
+    RoutingConfig::CacheAware {
+        imbalance_threshold_tokens: None,
+    }
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_batch_tokens() -> u32 {
+    8192
+}
+fn default_max_running() -> u32 {
+    256
+}
+fn default_max_waiting() -> u32 {
+    100_000
+}
+fn default_reserve() -> f64 {
+    0.1
+}

@@ -1,0 +1,482 @@
+//! The world: wires the models into the request lifecycle and gives events their meaning.
+//!
+//! ```text
+//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (metadata hook, zero time for now)
+//!        │                                        │ LookupReplied
+//!        ▼ next arrival scheduled                 ▼
+//!                                   instance waiting queue ──scheduler──▶ iteration
+//!                                                                          │ IterationFinished
+//!              prefill chunks ─▶ last chunk: first token, new blocks enter the cache
+//!              decode steps   ─▶ last step: request done, blocks unpinned, record written
+//! ```
+//!
+//! One [`run`] is a pure function of the scenario and its seed: the same inputs give the same
+//! records, byte for byte, whatever else runs in the process.
+
+pub mod instance;
+pub mod records;
+pub mod request;
+
+use std::time::Instant;
+
+use kvcsim_models::cache::{Admit, BlockId, PrefixCache};
+use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
+use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
+
+use crate::engine::{Engine, SimDuration, SimTime};
+use crate::scenario::{Scenario, SchedulerConfig};
+use instance::{Instance, Iteration, ReqIdx};
+use records::{RequestRecord, RunRecords, TimeseriesRow};
+use request::{Phase, Req};
+
+/// Events of a cluster run: past-tense facts.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// Request `0` reached the cluster front end.
+    RequestArrived(ReqIdx),
+    /// The prefix lookup of request `0` answered; it can queue at its instance.
+    LookupReplied(ReqIdx),
+    /// Instance `0` finished its current iteration.
+    IterationFinished(u32),
+    /// A time-series interval ended.
+    IntervalEnded,
+}
+
+/// A request as the workload hands it to the world.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Trace position.
+    pub id: u64,
+    /// Arrival time.
+    pub at: SimTime,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Prompt block ids.
+    pub blocks: Vec<BlockId>,
+}
+
+/// Optional observer of progress (the CLI's progress bar).
+pub trait Progress {
+    /// Called now and then with requests finished (done or rejected) out of the total.
+    fn update(&mut self, finished: u64, total: u64);
+}
+
+impl Progress for () {
+    fn update(&mut self, _: u64, _: u64) {}
+}
+
+/// Everything a run produces.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Per-request and per-interval records.
+    pub records: RunRecords,
+    /// Events handled.
+    pub events: u64,
+    /// Wall-clock seconds of the simulation loop.
+    pub wall_s: f64,
+    /// Simulated time of the last event.
+    pub end: SimTime,
+    /// Total GPU busy time per instance, ns.
+    pub busy_ns: Vec<u64>,
+}
+
+struct World {
+    reqs: Vec<Req>,
+    instances: Vec<Instance>,
+    gpu: RooflineGpuModel,
+    router: Box<dyn RoutingPolicy>,
+    sched: SchedulerConfig,
+    block_size: u64,
+    interval: SimDuration,
+    batch: Batch,
+    views: Vec<InstanceView>,
+    finished: u64,
+    records: RunRecords,
+    evicted: Vec<BlockId>,
+}
+
+/// Runs `scenario` over `arrivals` (sorted by time) to completion.
+pub fn run(
+    scenario: &Scenario,
+    arrivals: Vec<Arrival>,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<RunOutput> {
+    let gpu = RooflineGpuModel::new(
+        scenario.llm.clone(),
+        scenario.gpu.clone(),
+        u64::from(scenario.tensor_parallel),
+        scenario.gpu_params.clone(),
+    )?;
+    let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
+    let instances = (0..scenario.instances)
+        .map(|_| {
+            Instance::new(PrefixCache::new(
+                capacity,
+                scenario.eviction.build(capacity),
+            ))
+        })
+        .collect();
+    let reqs = arrivals
+        .into_iter()
+        .map(|a| Req {
+            id: a.id,
+            arrival: a.at,
+            input_tokens: a.input_tokens,
+            output_tokens: a.output_tokens,
+            blocks: a.blocks,
+            instance: 0,
+            phase: Phase::LookingUp,
+            admitted: SimTime::ZERO,
+            hit_blocks: 0,
+            cached_tokens: 0,
+            prefilled_tokens: 0,
+            private_blocks: 0,
+            first_token: SimTime::ZERO,
+            finish: SimTime::ZERO,
+        })
+        .collect::<Vec<_>>();
+    anyhow::ensure!(
+        reqs.len() < u32::MAX as usize,
+        "at most 2^32 - 1 requests per run"
+    );
+    let mut world = World {
+        reqs,
+        instances,
+        gpu,
+        router: scenario.router.build()?,
+        sched: scenario.scheduler,
+        block_size: u64::from(scenario.workload.block_size),
+        interval: scenario.timeseries_interval,
+        batch: Batch::new(),
+        views: Vec::new(),
+        finished: 0,
+        records: RunRecords::default(),
+        evicted: Vec::new(),
+    };
+    let mut engine = Engine::new();
+    if let Some(first) = world.reqs.first() {
+        engine.schedule_at(first.arrival, Event::RequestArrived(0));
+        engine.schedule_in(world.interval, Event::IntervalEnded);
+    }
+    let total = world.reqs.len() as u64;
+    let start = Instant::now();
+    let mut reported = 0u64;
+    while let Some(event) = engine.step() {
+        world.handle(&mut engine, event);
+        if world.finished >= reported + 1024 || world.finished == total {
+            reported = world.finished;
+            progress.update(world.finished, total);
+        }
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    let end = engine.now();
+    world.close_interval(end, true);
+    world.records.requests.sort_by_key(|r| r.request_id);
+    Ok(RunOutput {
+        busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
+        records: world.records,
+        events: engine.events_processed(),
+        wall_s,
+        end,
+    })
+}
+
+impl World {
+    fn handle(&mut self, engine: &mut Engine<Event>, event: Event) {
+        match event {
+            Event::RequestArrived(r) => self.on_request_arrived(engine, r),
+            Event::LookupReplied(r) => self.on_lookup_replied(engine, r),
+            Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
+            Event::IntervalEnded => self.on_interval_ended(engine),
+        }
+    }
+
+    fn on_request_arrived(&mut self, engine: &mut Engine<Event>, r: ReqIdx) {
+        if let Some(next) = self.reqs.get(r as usize + 1) {
+            engine.schedule_at(next.arrival, Event::RequestArrived(r + 1));
+        }
+        let req = &self.reqs[r as usize];
+        self.views.clear();
+        for inst in &self.instances {
+            self.views.push(InstanceView {
+                outstanding_tokens: inst.outstanding_tokens,
+                running: inst.running() as u32,
+                waiting: inst.waiting.len() as u32,
+                cached_prefix_blocks: inst.cache.longest_prefix(&req.blocks),
+            });
+        }
+        let query = RouteQuery {
+            prompt_tokens: req.input_tokens,
+            block_size_tokens: self.block_size,
+        };
+        let target = self.router.route(&query, &self.views) as u32;
+        let req = &mut self.reqs[r as usize];
+        req.instance = target;
+        // The prefix lookup: where the metadata service model plugs in. Zero time for now.
+        engine.schedule_in(SimDuration::ZERO, Event::LookupReplied(r));
+    }
+
+    fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: ReqIdx) {
+        let req = &mut self.reqs[r as usize];
+        let inst = &mut self.instances[req.instance as usize];
+        if inst.waiting.len() >= self.sched.max_waiting {
+            req.phase = Phase::Rejected;
+            self.records.rejected += 1;
+            self.finished += 1;
+            return;
+        }
+        req.phase = Phase::Waiting;
+        inst.waiting.push_back(r);
+        inst.assigned += 1;
+        inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        let i = req.instance;
+        if self.instances[i as usize].busy.is_none() {
+            self.start_iteration(engine, i);
+        }
+    }
+
+    /// Forms and starts the next iteration of instance `i`, if it has work.
+    fn start_iteration(&mut self, engine: &mut Engine<Event>, i: u32) {
+        let now = engine.now();
+        let bs = self.block_size;
+        let sched = self.sched;
+        let inst = &mut self.instances[i as usize];
+        debug_assert!(inst.busy.is_none());
+        let number = inst.next_iteration;
+        let mut it = Iteration {
+            number,
+            start: now,
+            prefills: Vec::new(),
+            decodes: inst.decoding,
+        };
+        self.batch.clear();
+        if inst.decoding > 0 {
+            self.batch
+                .push_decodes(inst.decoding, inst.decode_context_sum(number));
+        }
+        let mut budget = sched.max_batch_tokens.saturating_sub(inst.decoding);
+        // 1. Requests already prefilling, in admission order.
+        for &r in &inst.prefilling {
+            if budget == 0 {
+                break;
+            }
+            let req = &self.reqs[r as usize];
+            let remaining = req.input_tokens - req.prefilled_tokens;
+            let take = if sched.chunked_prefill {
+                remaining.min(budget)
+            } else {
+                remaining
+            };
+            if !sched.chunked_prefill && take > budget && !it.prefills.is_empty() {
+                break;
+            }
+            self.batch.push_prefill(take, req.prefilled_tokens);
+            it.prefills.push((r, take));
+            budget = budget.saturating_sub(take);
+        }
+        // 2. Admit waiting requests, FCFS, head of line blocks.
+        while budget > 0 && (inst.running() as usize) < sched.max_running {
+            let Some(&r) = inst.waiting.front() else {
+                break;
+            };
+            let req = &mut self.reqs[r as usize];
+            let hit = inst.cache.longest_prefix(&req.blocks);
+            let prompt_blocks = req.prompt_blocks(bs);
+            let private = prompt_blocks - hit as u64 + req.decode_blocks(bs);
+            if private + hit as u64 > inst.cache.capacity_blocks() as u64 {
+                // Can never fit, even in an empty cache.
+                inst.waiting.pop_front();
+                req.phase = Phase::Rejected;
+                inst.assigned -= 1;
+                inst.outstanding_tokens -= req.input_tokens + req.output_tokens.max(1);
+                self.records.rejected += 1;
+                self.finished += 1;
+                continue;
+            }
+            let evictable_hits = req.blocks[..hit]
+                .iter()
+                .filter(|&&b| inst.cache.pin_count(b) == Some(0))
+                .count();
+            if inst.cache.available_blocks().saturating_sub(evictable_hits) < private as usize {
+                break; // wait for running requests to free KV
+            }
+            let cached = (hit as u64 * bs).min(req.input_tokens.saturating_sub(1));
+            let remaining = req.input_tokens - cached;
+            if !sched.chunked_prefill && remaining > budget && !it.prefills.is_empty() {
+                break; // whole prompt must fit in this iteration
+            }
+            inst.waiting.pop_front();
+            let looked_up = inst.cache.lookup(&req.blocks, now.as_nanos());
+            debug_assert_eq!(looked_up, hit);
+            inst.cache
+                .pin(&req.blocks[..hit])
+                .expect("hit blocks are resident");
+            self.evicted.clear();
+            inst.cache
+                .allocate_private(private as usize, now.as_nanos(), &mut self.evicted)
+                .expect("availability checked above");
+            inst.interval.lookups += 1;
+            inst.interval.lookup_blocks += req.blocks.len() as u64;
+            inst.interval.hit_blocks += hit as u64;
+            req.phase = Phase::Prefilling;
+            req.admitted = now;
+            req.hit_blocks = hit as u32;
+            req.cached_tokens = cached;
+            req.prefilled_tokens = cached;
+            req.private_blocks = private as u32;
+            inst.outstanding_tokens -= cached;
+            inst.prefilling.push_back(r);
+            let take = if sched.chunked_prefill {
+                remaining.min(budget)
+            } else {
+                remaining
+            };
+            self.batch.push_prefill(take, cached);
+            it.prefills.push((r, take));
+            budget = budget.saturating_sub(take);
+        }
+        if it.prefills.is_empty() && it.decodes == 0 {
+            return; // idle
+        }
+        let secs = self.gpu.iteration_time(&self.batch);
+        inst.next_iteration += 1;
+        inst.busy = Some(it);
+        engine.schedule_in(
+            SimDuration::from_secs_f64(secs),
+            Event::IterationFinished(i),
+        );
+    }
+
+    fn on_iteration_finished(&mut self, engine: &mut Engine<Event>, i: u32) {
+        let now = engine.now();
+        let inst = &mut self.instances[i as usize];
+        let it = inst.busy.take().expect("an iteration was running");
+        inst.account_busy(it.start, now);
+        inst.interval.iterations += 1;
+        inst.interval.batch_tokens += it.decodes + it.prefills.iter().map(|p| p.1).sum::<u64>();
+        // Decode steps: every decoding request produced one token; some are done.
+        inst.outstanding_tokens -= it.decodes;
+        while let Some(&std::cmp::Reverse((last, r))) = inst.decode_finish.peek() {
+            if last != it.number {
+                break;
+            }
+            inst.decode_finish.pop();
+            let req = &self.reqs[r as usize];
+            inst.decoding -= 1;
+            inst.decode_ctx_base -= req.input_tokens as i64 - it.number as i64;
+            Self::complete(&mut self.reqs[r as usize], inst, &mut self.records, now);
+            self.finished += 1;
+        }
+        // Prefill pieces: tokens computed; a finished prompt emits its first token.
+        for &(r, take) in &it.prefills {
+            let req = &mut self.reqs[r as usize];
+            req.prefilled_tokens += take;
+            inst.outstanding_tokens -= take;
+            if req.prefilled_tokens < req.input_tokens {
+                continue;
+            }
+            req.first_token = now;
+            inst.outstanding_tokens -= 1;
+            // The prompt's uncached blocks become cached blocks, pinned by this request.
+            let hit = req.hit_blocks as usize;
+            let new_blocks = req.blocks.len() - hit;
+            inst.cache.free_private(new_blocks);
+            req.private_blocks -= new_blocks as u32;
+            for (depth, &b) in req.blocks.iter().enumerate().skip(hit) {
+                inst.cache
+                    .insert(b, depth as u32, now.as_nanos(), Admit::Pinned)
+                    .expect("space was reserved at admission");
+            }
+            let steps = req.decode_steps();
+            if steps == 0 {
+                Self::complete(req, inst, &mut self.records, now);
+                self.finished += 1;
+            } else {
+                req.phase = Phase::Decoding;
+                inst.decoding += 1;
+                // Context in iteration j (> number) is input + (j - number).
+                inst.decode_ctx_base += req.input_tokens as i64 - it.number as i64;
+                inst.decode_finish
+                    .push(std::cmp::Reverse((it.number + steps, r)));
+            }
+        }
+        inst.prefilling
+            .retain(|&r| self.reqs[r as usize].phase == Phase::Prefilling);
+        self.start_iteration(engine, i);
+    }
+
+    fn complete(req: &mut Req, inst: &mut Instance, records: &mut RunRecords, now: SimTime) {
+        req.phase = Phase::Done;
+        req.finish = now;
+        inst.cache
+            .unpin(&req.blocks, now.as_nanos())
+            .expect("a running request pins its blocks");
+        inst.cache.free_private(req.private_blocks as usize);
+        req.private_blocks = 0;
+        inst.assigned -= 1;
+        let steps = req.decode_steps();
+        let ttft = req.first_token - req.arrival;
+        records.requests.push(RequestRecord {
+            request_id: req.id,
+            arrival_ns: req.arrival.as_nanos(),
+            instance: req.instance,
+            input_tokens: req.input_tokens,
+            output_tokens: req.output_tokens,
+            blocks: req.blocks.len() as u64,
+            hit_blocks: u64::from(req.hit_blocks),
+            cached_tokens: req.cached_tokens,
+            queue_ns: (req.admitted - req.arrival).as_nanos(),
+            prefill_ns: (req.first_token - req.admitted).as_nanos(),
+            ttft_ns: ttft.as_nanos(),
+            tpot_ns: (req.finish - req.first_token)
+                .as_nanos()
+                .checked_div(steps)
+                .unwrap_or(0),
+            e2e_ns: (req.finish - req.arrival).as_nanos(),
+            finish_ns: req.finish.as_nanos(),
+        });
+        req.blocks = Vec::new(); // free memory early
+    }
+
+    fn on_interval_ended(&mut self, engine: &mut Engine<Event>) {
+        let now = engine.now();
+        self.close_interval(now, false);
+        if self.finished < self.reqs.len() as u64 {
+            engine.schedule_in(self.interval, Event::IntervalEnded);
+        }
+    }
+
+    /// Writes one time-series row per instance for the interval ending at `now`.
+    fn close_interval(&mut self, now: SimTime, last: bool) {
+        for (idx, inst) in self.instances.iter_mut().enumerate() {
+            if last && now == inst.interval_start {
+                continue; // nothing left to report
+            }
+            if let Some(it) = &inst.busy {
+                let start = it.start;
+                inst.account_busy(start, now);
+            }
+            let len = now.saturating_since(inst.interval_start).as_nanos().max(1);
+            let c = inst.interval;
+            self.records.timeseries.push(TimeseriesRow {
+                time_ns: now.as_nanos(),
+                interval_ns: len,
+                instance: idx as u32,
+                running: inst.running(),
+                waiting: inst.waiting.len() as u64,
+                batch_tokens: c.batch_tokens,
+                iterations: c.iterations,
+                gpu_busy_fraction: c.busy_ns as f64 / len as f64,
+                cache_blocks: (inst.cache.resident_blocks() + inst.cache.private_blocks()) as u64,
+                cached_blocks: inst.cache.resident_blocks() as u64,
+                lookups: c.lookups,
+                lookup_blocks: c.lookup_blocks,
+                hit_blocks: c.hit_blocks,
+            });
+            inst.interval = Default::default();
+            inst.interval_start = now;
+        }
+    }
+}

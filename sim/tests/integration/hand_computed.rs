@@ -1,0 +1,147 @@
+//! Scenarios small enough to compute by hand. Times come from the GPU model's own formulas,
+//! which `kvcsim-models` checks against hand arithmetic (Llama-3.1-8B on one H100: 1000 new
+//! tokens, nothing cached = 25.04 ms); here we check the lifecycle composes them correctly.
+
+use std::path::Path;
+
+use kvcsim::engine::SimDuration;
+use kvcsim::run::simulate;
+use kvcsim::scenario::{Scenario, load_str};
+use kvcsim::world::records::RequestRecord;
+use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
+
+use super::write_trace;
+
+/// One instance, 16-token blocks, a cache of `capacity` blocks, FCFS, chunked prefill with the
+/// default 8192-token budget.
+fn scenario(trace: &Path, capacity: u64) -> Scenario {
+    let yaml = format!(
+        "seed: 1\nworkload:\n  trace: {}\n  block_size: 16\nmodel: llama-3.1-8b\ncluster:\n  instances: 1\n  gpu: h100-sxm\ncache:\n  capacity_blocks: {capacity}\n",
+        trace.display()
+    );
+    load_str(&yaml, "test.yaml", Path::new(""), &[]).unwrap()
+}
+
+fn gpu(s: &Scenario) -> RooflineGpuModel {
+    RooflineGpuModel::new(s.llm.clone(), s.gpu.clone(), 1, s.gpu_params.clone()).unwrap()
+}
+
+fn ns(secs: f64) -> u64 {
+    SimDuration::from_secs_f64(secs).as_nanos()
+}
+
+fn run(s: &Scenario) -> Vec<RequestRecord> {
+    simulate(s, &mut ()).unwrap().0.records.requests
+}
+
+#[test]
+fn one_request_on_an_idle_gpu() {
+    // 1000 prompt tokens (63 blocks of 16, the last partial), 3 output tokens, arriving at 0.
+    // TTFT = one prefill iteration of (new 1000, cached 0) = 25.04 ms for this model.
+    // Then two decode iterations with KV contexts 1001 and 1002: e2e = TTFT + d(1001) + d(1002),
+    // TPOT = (d(1001) + d(1002)) / 2 (each iteration's time rounded to the nanosecond first).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let ids: Vec<u64> = (0..63).collect();
+    write_trace(&trace, &[(0, 1000, 3, &ids)]);
+    let s = scenario(&trace, 10_000);
+    let g = gpu(&s);
+    let prefill = ns(g.iteration_time(&Batch::prefill(1000, 0)));
+    assert!(
+        (prefill as f64 / 1e6 - 25.04).abs() < 0.01,
+        "prefill {prefill} ns"
+    );
+    let d1 = ns(g.iteration_time(Batch::new().push_decode(1001)));
+    let d2 = ns(g.iteration_time(Batch::new().push_decode(1002)));
+    let r = &run(&s)[0];
+    assert_eq!((r.queue_ns, r.prefill_ns, r.ttft_ns), (0, prefill, prefill));
+    assert_eq!(r.e2e_ns, prefill + d1 + d2);
+    assert_eq!(r.tpot_ns, (d1 + d2) / 2);
+    assert_eq!((r.hit_blocks, r.cached_tokens), (0, 0));
+}
+
+#[test]
+fn two_requests_sharing_a_prefix() {
+    // A: 64 tokens = blocks [1,2,3,4], one output token, at t=0; done after prefill(64, 0).
+    // B: 96 tokens = blocks [1,2,3,4,5,6] at t=1 s (A long finished): its first 4 blocks hit,
+    // 64 cached tokens, so its prefill is (new 32, cached 64).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    write_trace(
+        &trace,
+        &[
+            (0, 64, 1, &[1, 2, 3, 4]),
+            (1000, 96, 1, &[1, 2, 3, 4, 5, 6]),
+        ],
+    );
+    let s = scenario(&trace, 100);
+    let g = gpu(&s);
+    let recs = run(&s);
+    assert_eq!(
+        recs[0].ttft_ns,
+        ns(g.iteration_time(&Batch::prefill(64, 0)))
+    );
+    assert_eq!((recs[1].hit_blocks, recs[1].cached_tokens), (4, 64));
+    assert_eq!(
+        recs[1].ttft_ns,
+        ns(g.iteration_time(&Batch::prefill(32, 64)))
+    );
+}
+
+#[test]
+fn a_fully_cached_prompt_still_computes_its_last_token() {
+    // B repeats A's 32-token prompt exactly: both blocks hit, but the last token is recomputed
+    // to produce logits (vLLM does the same): cached = 31, new = 1.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    write_trace(&trace, &[(0, 32, 1, &[1, 2]), (1000, 32, 1, &[1, 2])]);
+    let s = scenario(&trace, 100);
+    let recs = run(&s);
+    assert_eq!((recs[1].hit_blocks, recs[1].cached_tokens), (2, 31));
+    assert_eq!(
+        recs[1].ttft_ns,
+        ns(gpu(&s).iteration_time(&Batch::prefill(1, 31)))
+    );
+}
+
+#[test]
+fn a_full_cache_evicts_least_recently_used_blocks() {
+    // Capacity 4 blocks; each request is 2 blocks (32 tokens of 16) with one output token, so
+    // it needs no decode KV (the last output token is never fed back). Sequentially, 1 s apart,
+    // LRU order listed oldest first (a finished request releases its blocks tail first):
+    //   A [1,2] -> resident {1,2}, order 2,1
+    //   B [3,4] -> {1,2,3,4} full, order 2,1,4,3
+    //   C [5,6] -> evicts 2,1 -> order 4,3,6,5
+    //   D [1,2] -> misses (evicted); evicts 4,3 -> order 6,5,2,1
+    //   E [5,6] -> hits both blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let rows: Vec<(u64, u64, u64, &[u64])> = vec![
+        (0, 32, 1, &[1, 2]),
+        (1000, 32, 1, &[3, 4]),
+        (2000, 32, 1, &[5, 6]),
+        (3000, 32, 1, &[1, 2]),
+        (4000, 32, 1, &[5, 6]),
+    ];
+    write_trace(&trace, &rows);
+    let recs = run(&scenario(&trace, 4));
+    let hits: Vec<u64> = recs.iter().map(|r| r.hit_blocks).collect();
+    assert_eq!(hits, vec![0, 0, 0, 0, 2]);
+}
+
+#[test]
+fn requests_in_flight_cannot_hit_blocks_not_yet_computed() {
+    // A and B arrive at the same instant with the same 2-block prompt. A's lookup reply starts
+    // the idle instance's first iteration at once, with A alone; B is admitted at the start of
+    // the next iteration, when A's prefill has ended and its blocks have entered the cache: B
+    // hits both blocks and its queueing delay is exactly A's prefill.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    write_trace(&trace, &[(0, 32, 1, &[1, 2]), (0, 32, 1, &[1, 2])]);
+    let recs = run(&scenario(&trace, 100));
+    assert_eq!(recs[1].hit_blocks, 2);
+    assert_eq!(
+        recs[1].queue_ns, recs[0].ttft_ns,
+        "B admitted when A's prefill ended"
+    );
+}

@@ -1,0 +1,20 @@
+//! kvcsim's integration tests: one binary, themed modules.
+
+mod cli;
+mod determinism;
+mod hand_computed;
+
+use std::path::Path;
+
+/// Writes a Mooncake JSONL trace: (timestamp ms, input tokens, output tokens, hash_ids).
+pub fn write_trace(path: &Path, rows: &[(u64, u64, u64, &[u64])]) {
+    let mut s = String::new();
+    for (ts, input, output, ids) in rows {
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        s += &format!(
+            "{{\"timestamp\": {ts}, \"input_length\": {input}, \"output_length\": {output}, \"hash_ids\": [{}]}}\n",
+            ids.join(", ")
+        );
+    }
+    std::fs::write(path, s).unwrap();
+}
