@@ -183,6 +183,24 @@ pub fn run(
     })
 }
 
+/// Prompt tokens a request computes in this iteration given the remaining `budget`: a chunk
+/// with chunked prefill; otherwise the whole rest of the prompt, if it fits or if it is the
+/// iteration's only prompt (`None`: it waits for the next iteration).
+fn prefill_take(
+    sched: &SchedulerConfig,
+    remaining: u64,
+    budget: u64,
+    first_prompt: bool,
+) -> Option<u64> {
+    if sched.chunked_prefill {
+        Some(remaining.min(budget))
+    } else if remaining <= budget || first_prompt {
+        Some(remaining)
+    } else {
+        None
+    }
+}
+
 impl World {
     fn handle(&mut self, engine: &mut Engine<Event>, event: Event) {
         match event {
@@ -264,14 +282,9 @@ impl World {
             }
             let req = &self.reqs[r as usize];
             let remaining = req.input_tokens - req.prefilled_tokens;
-            let take = if sched.chunked_prefill {
-                remaining.min(budget)
-            } else {
-                remaining
-            };
-            if !sched.chunked_prefill && take > budget && !it.prefills.is_empty() {
+            let Some(take) = prefill_take(&sched, remaining, budget, it.prefills.is_empty()) else {
                 break;
-            }
+            };
             self.batch.push_prefill(take, req.prefilled_tokens);
             it.prefills.push((r, take));
             budget = budget.saturating_sub(take);
@@ -304,9 +317,9 @@ impl World {
             }
             let cached = (hit as u64 * bs).min(req.input_tokens.saturating_sub(1));
             let remaining = req.input_tokens - cached;
-            if !sched.chunked_prefill && remaining > budget && !it.prefills.is_empty() {
+            let Some(take) = prefill_take(&sched, remaining, budget, it.prefills.is_empty()) else {
                 break; // whole prompt must fit in this iteration
-            }
+            };
             inst.waiting.pop_front();
             let looked_up = inst.cache.lookup(&req.blocks, now.as_nanos());
             debug_assert_eq!(looked_up, hit);
@@ -328,11 +341,6 @@ impl World {
             req.private_blocks = private as u32;
             inst.outstanding_tokens -= cached;
             inst.prefilling.push_back(r);
-            let take = if sched.chunked_prefill {
-                remaining.min(budget)
-            } else {
-                remaining
-            };
             self.batch.push_prefill(take, cached);
             it.prefills.push((r, take));
             budget = budget.saturating_sub(take);
