@@ -20,9 +20,15 @@ pub fn load_arrivals(scenario: &Scenario) -> anyhow::Result<Vec<Arrival>> {
     let limit = w.max_requests.unwrap_or(u64::MAX) as usize;
     let requests: Vec<Request> = match &w.source {
         WorkloadSource::Trace { path, options } => {
-            let mut all = kvcsim_traces::read_all(path, options)?;
-            all.truncate(limit);
-            all
+            let reader = kvcsim_traces::TraceReader::open(path, options)?;
+            if reader.out_of_order_count() > 0 {
+                eprintln!(
+                    "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
+                    path.display(),
+                    reader.out_of_order_count()
+                );
+            }
+            reader.take(limit).collect::<Result<Vec<_>, _>>()?
         }
         WorkloadSource::Synthetic(spec) => {
             let streams = RandomStreams::new(scenario.seed);

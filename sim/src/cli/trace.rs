@@ -91,6 +91,13 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
     };
     let reader = TraceReader::open(&a.file, &options)?;
     let has_blocks = reader.has_block_ids();
+    if reader.out_of_order_count() > 0 {
+        eprintln!(
+            "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
+            a.file.display(),
+            reader.out_of_order_count()
+        );
+    }
     let s = stats::compute(reader, &StatsOptions { capacities })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
