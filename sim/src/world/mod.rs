@@ -23,7 +23,7 @@ use kvcsim_models::cache::{Admit, BlockId, PrefixCache};
 use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
 use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
 
-use crate::engine::{Engine, SimDuration, SimTime};
+use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::scenario::{Scenario, SchedulerConfig};
 use instance::{Instance, Iteration, ReqIdx};
 use records::{RequestRecord, RunRecords, TimeseriesRow};
@@ -95,6 +95,9 @@ struct World {
     finished: u64,
     records: RunRecords,
     evicted: Vec<BlockId>,
+    /// The pending end-of-interval event, cancelled once the last request finishes so that the
+    /// run ends at its last completion.
+    tick: Option<EventId>,
 }
 
 /// Runs `scenario` over `arrivals` (sorted by time) to completion.
@@ -154,17 +157,23 @@ pub fn run(
         finished: 0,
         records: RunRecords::default(),
         evicted: Vec::new(),
+        tick: None,
     };
     let mut engine = Engine::new();
     if let Some(first) = world.reqs.first() {
         engine.schedule_at(first.arrival, Event::RequestArrived(0));
-        engine.schedule_in(world.interval, Event::IntervalEnded);
+        world.tick = Some(engine.schedule_in(world.interval, Event::IntervalEnded));
     }
     let total = world.reqs.len() as u64;
     let start = Instant::now();
     let mut reported = 0u64;
     while let Some(event) = engine.step() {
         world.handle(&mut engine, event);
+        if world.finished == total
+            && let Some(tick) = world.tick.take()
+        {
+            engine.cancel(tick);
+        }
         if world.finished >= reported + 1024 || world.finished == total {
             reported = world.finished;
             progress.update(world.finished, total);
@@ -451,9 +460,7 @@ impl World {
     fn on_interval_ended(&mut self, engine: &mut Engine<Event>) {
         let now = engine.now();
         self.close_interval(now, false);
-        if self.finished < self.reqs.len() as u64 {
-            engine.schedule_in(self.interval, Event::IntervalEnded);
-        }
+        self.tick = Some(engine.schedule_in(self.interval, Event::IntervalEnded));
     }
 
     /// Writes one time-series row per instance for the interval ending at `now`.
