@@ -1,1 +1,4 @@
 //! placeholder
+
+pub mod net;
+pub mod perftest;
