@@ -25,5 +25,9 @@ pub fn input_error(msg: impl Into<String>) -> anyhow::Error {
 
 /// True when any error in the chain is the user's input rather than a kvcsim fault.
 pub fn is_input_error(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<InputError>())
+    err.chain().any(|e| {
+        e.is::<InputError>()
+            || e.is::<kvcsim_models::net::NetError>()
+            || e.is::<kvcsim_models::perftest::ParseError>()
+    })
 }

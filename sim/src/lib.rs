@@ -17,3 +17,5 @@ pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod validate;
+pub mod world;

@@ -190,6 +190,56 @@ mod tests {
     }
 
     #[test]
+    fn clients_on_one_address_reproduce_md1_queueing() {
+        // 8 clients issue FAAs on one server address as Poisson processes (total rate λ); the
+        // address's atomic unit is a deterministic server (D = atomic_rmw_ns = 1 µs), every other
+        // resource is made negligible. M/D/1 mean wait: W = ρ·D / (2(1 − ρ)); ρ = 0.6 → 750 ns.
+        use rand::{Rng, SeedableRng};
+        let mut p = NetworkProfile::default();
+        p.nic.msg_rate_per_s = 1e12;
+        p.nic.atomic_rmw_ns = 1000.0;
+        p.nic.read_responder_ns = 0.0;
+        p.host.post_ns = 1.0;
+        p.link.bw_bits_per_s = 1e13;
+        p.pcie.bw_bytes_per_s = 1e12;
+        let clients = 8u32;
+        let mut net = NetworkModel::new(p.clone(), clients + 1);
+        for c in 0..clients {
+            net.warm_qp(HostId(c), QpId(0));
+        }
+        let idle = NetworkModel::idle_timing(
+            &p,
+            &VerbOp::new(Verb::FetchAdd, HostId(0), HostId(clients), 8),
+        )
+        .latency_ns();
+        let rho = 0.6;
+        let lambda_per_ns = rho / 1000.0;
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let mut exp = || -(1.0 - (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).ln();
+        let mut next: Vec<f64> = (0..clients)
+            .map(|_| exp() * f64::from(clients) / lambda_per_ns)
+            .collect();
+        let (mut sum, n) = (0.0, 200_000);
+        for _ in 0..n {
+            let (c, t) = next
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(c, t)| (c, *t))
+                .unwrap();
+            let op = VerbOp::new(Verb::FetchAdd, HostId(c as u32), HostId(clients), 8);
+            sum += net.execute(t, &op).latency_ns() - idle;
+            next[c] = t + exp() * f64::from(clients) / lambda_per_ns;
+        }
+        let wait = sum / f64::from(n);
+        let md1 = rho * 1000.0 / (2.0 * (1.0 - rho));
+        assert!(
+            (wait - md1).abs() < 0.05 * md1,
+            "simulated {wait} ns vs M/D/1 {md1} ns"
+        );
+    }
+
+    #[test]
     fn tcp_round_trip_pays_kernel_costs_on_both_ends() {
         let p = NetworkProfile {
             transport: Transport::TcpKernel(TcpParams::default()),

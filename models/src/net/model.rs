@@ -115,7 +115,8 @@ struct HostState {
     nic_units: MultiServer,
     egress: FifoServer,
     ingress: FifoServer,
-    read_engines: Vec<FifoServer>,
+    /// Responder read engines by (requester host, requester QP).
+    read_engines: HashMap<(u32, u32), FifoServer>,
     atomic_units: HashMap<u64, FifoServer>,
     qp_cache: QpCache,
 }
@@ -142,7 +143,7 @@ impl NetworkModel {
             nic_units: MultiServer::new(profile.nic.processing_units),
             egress: FifoServer::default(),
             ingress: FifoServer::default(),
-            read_engines: Vec::new(),
+            read_engines: HashMap::new(),
             atomic_units: HashMap::new(),
             qp_cache: QpCache::new(profile.nic.qp_cache_entries),
         };
@@ -337,11 +338,8 @@ impl NetworkModel {
                 }
             }
             Verb::Read | Verb::CompareSwap | Verb::FetchAdd => {
-                let qp = op.qp.0 as usize;
-                if s.read_engines.len() <= qp {
-                    s.read_engines.resize(qp + 1, FifoServer::default());
-                }
-                let start = s.read_engines[qp].serve(t.head_ns, read_engine_ns);
+                let engine = s.read_engines.entry((op.requester.0, op.qp.0)).or_default();
+                let start = engine.serve(t.head_ns, read_engine_ns);
                 let mut head = start + read_resp;
                 if op.verb.is_atomic() {
                     let unit = s.atomic_units.entry(op.remote_addr).or_default();

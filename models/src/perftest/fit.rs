@@ -340,6 +340,7 @@ pub fn choose_parameters(obs: &[Observation], profile: &NetworkProfile) -> Vec<&
     if sizes(&lat, &|o| {
         o.bytes <= mtu && (!payload_lat(o) || o.bytes > o.settings.inline_bytes)
     }) >= 3
+        || sizes(&bw, &|o| o.bytes >= mtu) >= 2
     {
         out.push("pcie.bw_bytes_per_s");
     }
@@ -472,7 +473,7 @@ pub fn fit_parameters(
     let hi: Vec<f64> = x0.iter().map(|x| x + 7.0).collect();
     let mut model = NetworkModel::new(start.clone(), 2);
     let mut weights = vec![1.0; used.len()];
-    let mut x = x0.clone();
+    let mut x;
     let mut eval = |x: &[f64], weights: &[f64]| -> Vec<f64> {
         let mut p = start.clone();
         for (n, v) in params.iter().zip(x) {
@@ -489,6 +490,20 @@ pub fn fit_parameters(
             .collect()
     };
     const HUBER: f64 = 0.03;
+    // The model is a max() of resources, so least squares has kinks and local minima (a
+    // bandwidth that stops binding has no gradient). Start the first round from the base and
+    // from the base scaled by 3 up and down (every parameter), keep the best.
+    let cost = |r: &[f64]| r.iter().map(|v| v * v).sum::<f64>();
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for shift in [0.0, 1.1, -1.1] {
+        let start: Vec<f64> = x0.iter().map(|v| v + shift).collect();
+        let cand = levenberg_marquardt(&start, &lo, &hi, max_iter, |x| eval(x, &weights));
+        let c = cost(&eval(&cand, &weights));
+        if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
+            best = Some((c, cand));
+        }
+    }
+    x = best.expect("three starts").1;
     for _round in 0..3 {
         x = levenberg_marquardt(&x, &lo, &hi, max_iter, |x| eval(x, &weights));
         let r = eval(&x, &vec![1.0; used.len()]);

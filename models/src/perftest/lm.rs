@@ -23,16 +23,23 @@ pub fn levenberg_marquardt(
     let mut c = cost(&r);
     let mut lambda = 1e-2;
     for _ in 0..max_iter {
-        // Jacobian by forward differences.
-        let h = 1e-5;
+        // Jacobian by central differences: at a kink of a max() (two resources equally
+        // binding) one-sided differences see no slope in either direction and stall.
+        let h = 1e-4;
         let mut jac = vec![vec![0.0; n]; r.len()];
         for j in 0..n {
             let mut xp = x.clone();
-            let step = if xp[j] + h <= hi[j] { h } else { -h };
-            xp[j] += step;
-            let rp = residuals(&xp);
+            let mut xm = x.clone();
+            xp[j] = (xp[j] + h).min(hi[j]);
+            xm[j] = (xm[j] - h).max(lo[j]);
+            let (rp, rm) = (residuals(&xp), residuals(&xm));
+            let step = xp[j] - xm[j];
             for i in 0..r.len() {
-                jac[i][j] = (rp[i] - r[i]) / step;
+                jac[i][j] = if step > 0.0 {
+                    (rp[i] - rm[i]) / step
+                } else {
+                    0.0
+                };
             }
         }
         let mut jtj = vec![vec![0.0; n]; n];
