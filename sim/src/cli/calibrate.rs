@@ -85,7 +85,10 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         cx * 100.0,
         base.name
     );
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "kvcsim".into(); // not the build path of the binary
+    }
     let yaml = format!(
         "# Produced by: {}\n# Do not edit by hand; re-run the command above. Units are in the field names.\n{}",
         args.join(" "),
