@@ -92,7 +92,7 @@ pub enum NetError {
         message: String,
     },
     /// An error in a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     InFile {
         /// The file.
         path: String,
