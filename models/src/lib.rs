@@ -24,6 +24,8 @@
 //! * [`gpu`]: the iteration-time model (roofline with efficiency factors).
 //! * [`cache`]: the per-instance prefix cache, pin counts, eviction policies, HBM sizing.
 //! * [`routing`]: choice of instance for a new request.
+//! * [`net`]: network and RDMA verbs model (PCIe, RNIC, links, switches; IB, RoCE, EFA, TCP).
+//! * [`perftest`]: parser of perftest output and calibration of network profiles.
 //!
 //! Units: durations are `f64` seconds (the caller converts once to its integer time), times
 //! passed in are `u64` nanoseconds (`now_ns`), sizes are bytes (`*_bytes`) or blocks.
@@ -32,4 +34,6 @@
 pub mod cache;
 pub mod gpu;
 pub mod hardware;
+pub mod net;
+pub mod perftest;
 pub mod routing;

@@ -31,5 +31,7 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<kvcsim_traces::TraceError>()
             || e.is::<kvcsim_traces::synth::SpecError>()
             || e.is::<kvcsim_models::hardware::HardwareError>()
+            || e.is::<kvcsim_models::net::NetError>()
+            || e.is::<kvcsim_models::perftest::ParseError>()
     })
 }

@@ -20,4 +20,5 @@ pub mod error;
 pub mod output;
 pub mod run;
 pub mod scenario;
+pub mod validate;
 pub mod world;

@@ -1,3 +1,5 @@
 //! Built-in benchmarks (`kvcsim bench ...`): measured, reported, never asserted in tests.
 
 pub mod engine;
+
+pub mod rdma;

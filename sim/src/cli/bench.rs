@@ -8,6 +8,8 @@ use crate::bench::engine;
 pub enum BenchCommand {
     /// Event-engine throughput (schedule + pop) with a constant number of pending events.
     Engine(EngineArgs),
+    /// perftest (ib_read_lat, ib_write_bw, ...) replayed on a modelled network.
+    Rdma(super::bench_rdma::RdmaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -32,6 +34,7 @@ pub struct EngineArgs {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Rdma(a) => super::bench_rdma::run(a),
         BenchCommand::Engine(a) => {
             let rows: Vec<_> = a
                 .pending

@@ -1,8 +1,11 @@
 //! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
 
 mod bench;
+mod bench_rdma;
+mod calibrate;
 mod run;
 mod trace;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -32,6 +35,11 @@ enum Command {
     /// Built-in benchmarks of kvcsim's own speed and of modelled hardware.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Fit a network profile to perftest outputs (ib_read_lat, ib_write_bw, ...).
+    Calibrate(calibrate::CalibrateArgs),
+    /// Validation cases: calibrate, replay, compare with real measurements.
+    #[command(subcommand)]
+    Validate(validate::ValidateCommand),
 }
 
 /// Entry point of the binary.
@@ -70,5 +78,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Validate(cmd) => validate::run(cmd),
     }
 }

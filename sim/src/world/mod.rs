@@ -14,6 +14,7 @@
 //! records, byte for byte, whatever else runs in the process.
 
 pub mod instance;
+pub mod rdma_bench;
 pub mod records;
 pub mod request;
 

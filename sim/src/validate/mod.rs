@@ -1,0 +1,3 @@
+//! Validation cases: the simulator checked against real measurements.
+
+pub mod rdma;
