@@ -7,22 +7,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The file could not be opened (missing, unreadable).
-    #[error("{}: cannot open trace: {source}", path.display())]
+    #[error("{}: cannot open trace: {cause}", path.display())]
     Open {
         /// The trace file.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not repeated as a source).
+        cause: std::io::Error,
     },
     /// Reading failed part-way (I/O error, corrupt gzip stream).
-    #[error("{}:{line}: read error: {source}", path.display())]
+    #[error("{}:{line}: read error: {cause}", path.display())]
     Read {
         /// The trace file.
         path: PathBuf,
         /// Line being read (1-based, of the decompressed text).
         line: u64,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not repeated as a source).
+        cause: std::io::Error,
     },
     /// No format was given and the file name does not tell it.
     #[error(

@@ -36,7 +36,7 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/default.yaml
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file cannot be read.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     Read {
         /// The file.
         path: String,

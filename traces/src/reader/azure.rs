@@ -107,7 +107,7 @@ fn csv_error(path: &Path, error: csv::Error) -> TraceError {
         csv::ErrorKind::Io(source) => TraceError::Read {
             path: path.to_path_buf(),
             line,
-            source,
+            cause: source,
         },
         _ => TraceError::Csv {
             path: path.to_path_buf(),

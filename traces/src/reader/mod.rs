@@ -238,13 +238,13 @@ pub fn read_all(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Vec<Req
 fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, TraceError> {
     let file = File::open(path).map_err(|source| TraceError::Open {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let head = reader.fill_buf().map_err(|source| TraceError::Read {
         path: path.to_path_buf(),
         line: 1,
-        source,
+        cause: source,
     })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(

@@ -149,7 +149,7 @@ impl Iterator for MooncakeParser {
                     return Some(Err(TraceError::Read {
                         path: self.path.clone(),
                         line: self.line + 1,
-                        source,
+                        cause: source,
                     }));
                 }
             }
