@@ -59,3 +59,14 @@ fn read_rows(path: &Path) -> usize {
     let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
     r.metadata().file_metadata().num_rows() as usize
 }
+
+/// Golden summary of a small default-scenario run: any change to a model that moves these
+/// figures shows up here for review (`cargo insta review`). Wall-clock fields are zeroed.
+#[test]
+fn default_scenario_summary_is_stable() {
+    let s = load(None, &["workload.synthetic.limit.requests=300".into()]).unwrap();
+    let (_, mut summary) = kvcsim::run::simulate(&s, &mut ()).unwrap();
+    summary.wall_s = 0.0;
+    summary.events_per_s = 0.0;
+    insta::assert_json_snapshot!(summary);
+}
