@@ -61,14 +61,8 @@ struct Bar {
 
 impl Bar {
     fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(
-            Some(0),
-            if std::io::stderr().is_terminal() {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
+        // Hidden until the sweep knows its points (see `started`).
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:40}] {pos}/{len} points, {msg}, ETA {eta}",
@@ -89,6 +83,9 @@ impl SweepProgress for Bar {
         self.bar.set_length(total);
         self.bar.set_position(kept);
         self.bar.reset_eta();
+        if std::io::stderr().is_terminal() {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
     }
 
     fn point_done(&self, id: u64, outcome: &PointOutcome) {

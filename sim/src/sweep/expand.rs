@@ -9,8 +9,9 @@ use serde_norway::{Number, Value};
 
 use super::spec::{RawAxis, RawParameter, RawRange};
 
-/// Most points one sweep may expand to (a typo such as `steps: 100000` fails fast).
-pub const MAX_POINTS: usize = 1_000_000;
+/// Most points one sweep may expand to (every point's scenario is held in memory; a typo such
+/// as `steps: 100000` fails fast).
+pub const MAX_POINTS: usize = 100_000;
 
 /// How a range spaces its values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
