@@ -28,6 +28,7 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.is::<InputError>()
             || e.is::<crate::scenario::ScenarioError>()
+            || e.is::<crate::sweep::SweepError>()
             || e.is::<kvcsim_traces::TraceError>()
             || e.is::<kvcsim_traces::synth::SpecError>()
             || e.is::<kvcsim_models::hardware::HardwareError>()

@@ -10,6 +10,8 @@
 //!                                 output: Parquet, summary.json, tables
 //! ```
 //!
+//! A sweep (`sweep`) runs many such pure runs over a grid of parameters in parallel.
+//!
 //! The binary `kvcsim` (see `src/main.rs`) is a thin clap front end over this library.
 #![warn(missing_docs)]
 
@@ -20,5 +22,6 @@ pub mod error;
 pub mod output;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod validate;
 pub mod world;

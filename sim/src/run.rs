@@ -75,16 +75,22 @@ pub fn write_outputs(
     out: &RunOutput,
     summary: &RunSummary,
 ) -> anyhow::Result<()> {
+    write_records(dir, scenario, out)?;
+    write_text_atomic(
+        &dir.join("summary.json"),
+        &(serde_json::to_string_pretty(summary)? + "\n"),
+    )
+}
+
+/// Writes the run's files other than `summary.json`: `requests.parquet`, `timeseries.parquet`,
+/// `scenario.resolved.yaml` (sweeps write their own summary, without wall-clock values).
+pub fn write_records(dir: &Path, scenario: &Scenario, out: &RunOutput) -> anyhow::Result<()> {
     out.records
         .requests_table()
         .write_parquet(&dir.join("requests.parquet"))?;
     out.records
         .timeseries_table()
         .write_parquet(&dir.join("timeseries.parquet"))?;
-    write_text_atomic(
-        &dir.join("summary.json"),
-        &(serde_json::to_string_pretty(summary)? + "\n"),
-    )?;
     let resolved = Resolved {
         kvcsim_version: env!("CARGO_PKG_VERSION"),
         scenario: &scenario.raw,

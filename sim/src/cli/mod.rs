@@ -4,6 +4,7 @@ mod bench;
 mod bench_rdma;
 mod calibrate;
 mod run;
+mod sweep;
 mod trace;
 mod validate;
 
@@ -29,6 +30,8 @@ pub struct Cli {
 enum Command {
     /// Simulate a serving cluster replaying a workload; writes Parquet, JSON and YAML outputs.
     Run(run::RunArgs),
+    /// Run a scenario over a grid of parameters in parallel, into one Parquet dataset.
+    Sweep(sweep::SweepArgs),
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Calibrate(args) => calibrate::run(args),

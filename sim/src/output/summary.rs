@@ -3,13 +3,13 @@
 //! Percentiles are statrs's `quantile`, the median-unbiased estimator of Hyndman and Fan (1996),
 //! definition 8 (R's `type = 8`), interpolating between order statistics.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
 use crate::world::RunOutput;
 
 /// Mean and percentiles of one latency, milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct LatencyMs {
     /// Arithmetic mean.
     pub mean: f64,
@@ -44,8 +44,9 @@ impl LatencyMs {
     }
 }
 
-/// The `summary.json` of a run. Keys are documented in README ("Outputs").
-#[derive(Debug, Clone, Serialize)]
+/// The `summary.json` of a run. Keys are documented in README ("Outputs"). Sweeps read it back
+/// (`Deserialize`) so that a resumed sweep reports exactly what the file says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunSummary {
     /// Requests that finished.
     pub requests_completed: u64,
@@ -71,10 +72,13 @@ pub struct RunSummary {
     pub simulated_s: f64,
     /// Events handled.
     pub events: u64,
-    /// Wall-clock seconds of the simulation loop (not deterministic).
-    pub wall_s: f64,
-    /// `events / wall_s` (not deterministic).
-    pub events_per_s: f64,
+    /// Wall-clock seconds of the simulation loop: the only non-deterministic value. Always
+    /// set by a run; `None` leaves it out of `summary.json` (sweeps keep it apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_s: Option<f64>,
+    /// `events / wall_s` (not deterministic; as `wall_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_per_s: Option<f64>,
 }
 
 impl RunSummary {
@@ -114,12 +118,12 @@ impl RunSummary {
             gpu_busy_fraction: busy,
             simulated_s,
             events: out.events,
-            wall_s: out.wall_s,
-            events_per_s: if out.wall_s > 0.0 {
+            wall_s: Some(out.wall_s),
+            events_per_s: Some(if out.wall_s > 0.0 {
                 out.events as f64 / out.wall_s
             } else {
                 0.0
-            },
+            }),
         }
     }
 
@@ -149,12 +153,13 @@ impl RunSummary {
         s += &lat("TTFT", &self.ttft_ms);
         s += &lat("TPOT", &self.tpot_ms);
         s += &lat("E2E", &self.e2e_ms);
-        s += &format!(
-            "events {} in {:.3} s wall ({:.2} M events/s)\n",
-            self.events,
-            self.wall_s,
-            self.events_per_s / 1e6
-        );
+        if let (Some(wall_s), Some(rate)) = (self.wall_s, self.events_per_s) {
+            s += &format!(
+                "events {} in {wall_s:.3} s wall ({:.2} M events/s)\n",
+                self.events,
+                rate / 1e6
+            );
+        }
         s
     }
 }

@@ -7,7 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -26,6 +29,14 @@ pub enum Column {
     F64(Vec<f64>),
     /// Strings, nullable (`None` is null).
     Str(Vec<Option<String>>),
+    /// Unsigned 64-bit integers, nullable (a metric of a failed sweep point).
+    OptU64(Vec<Option<u64>>),
+    /// Signed 64-bit integers, nullable (integer sweep parameters).
+    OptI64(Vec<Option<i64>>),
+    /// Floating-point values, nullable.
+    OptF64(Vec<Option<f64>>),
+    /// Booleans, nullable.
+    OptBool(Vec<Option<bool>>),
 }
 
 impl Column {
@@ -35,6 +46,10 @@ impl Column {
             Column::U32(v) => v.len(),
             Column::F64(v) => v.len(),
             Column::Str(v) => v.len(),
+            Column::OptU64(v) => v.len(),
+            Column::OptI64(v) => v.len(),
+            Column::OptF64(v) => v.len(),
+            Column::OptBool(v) => v.len(),
         }
     }
 
@@ -56,6 +71,22 @@ impl Column {
                 Arc::new(Float64Array::from(v.clone())),
             ),
             Column::Str(v) => (DataType::Utf8, true, Arc::new(StringArray::from(v.clone()))),
+            Column::OptU64(v) => (
+                DataType::UInt64,
+                true,
+                Arc::new(UInt64Array::from(v.clone())),
+            ),
+            Column::OptI64(v) => (DataType::Int64, true, Arc::new(Int64Array::from(v.clone()))),
+            Column::OptF64(v) => (
+                DataType::Float64,
+                true,
+                Arc::new(Float64Array::from(v.clone())),
+            ),
+            Column::OptBool(v) => (
+                DataType::Boolean,
+                true,
+                Arc::new(BooleanArray::from(v.clone())),
+            ),
         }
     }
 }
@@ -134,6 +165,10 @@ mod tests {
                 "name",
                 Column::Str(vec![Some("a".into()), None, Some("c".into())]),
             )
+            .with("count", Column::OptU64(vec![Some(1), None, Some(3)]))
+            .with("delta", Column::OptI64(vec![Some(-1), Some(0), None]))
+            .with("mean", Column::OptF64(vec![None, Some(0.5), Some(1.5)]))
+            .with("flag", Column::OptBool(vec![Some(true), None, Some(false)]))
     }
 
     #[test]
@@ -165,6 +200,10 @@ mod tests {
             .unwrap();
         let batches: Vec<_> = reader.map(Result::unwrap).collect();
         assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
-        assert_eq!(batches[0].schema().field(2).name(), "name");
+        let schema = batches[0].schema();
+        assert_eq!(schema.field(2).name(), "name");
+        assert!(schema.field(3).is_nullable() && !schema.field(0).is_nullable());
+        assert_eq!(batches[0].column(3).null_count(), 1);
+        assert_eq!(schema.field(5).data_type(), &DataType::Float64);
     }
 }

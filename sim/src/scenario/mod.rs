@@ -196,11 +196,20 @@ pub fn load_str(
     } else {
         source.to_string()
     };
-    let raw: RawScenario = from_value(value, &source)?;
-    validate(raw, &source)
+    load_value(value, &source)
 }
 
-fn resolve_trace_path(value: &mut Value, base_dir: &Path) {
+/// Types and validates a scenario already parsed into a YAML value, with any overrides applied
+/// and trace paths resolved (sweeps build each point's value this way). `source` prefixes every
+/// error.
+pub fn load_value(value: Value, source: &str) -> Result<Scenario, ScenarioError> {
+    let raw: RawScenario = from_value(value, source)?;
+    validate(raw, source)
+}
+
+/// Makes a relative `workload.trace` in `value` relative to `base_dir` (a no-op when the trace is
+/// absent or absolute, or `base_dir` is empty).
+pub fn resolve_trace_path(value: &mut Value, base_dir: &Path) {
     let Some(trace) = value.get_mut("workload").and_then(|w| w.get_mut("trace")) else {
         return;
     };
