@@ -184,10 +184,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const META: BlockMeta = BlockMeta {
-        depth: 0,
-        now_ns: 0,
-    };
+    use super::super::testing::META;
 
     fn b(id: u64) -> BlockId {
         BlockId(id)

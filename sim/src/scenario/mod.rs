@@ -333,6 +333,10 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
     raw.router
         .build()
         .map_err(|e| ScenarioError::field(source, "router", e.to_string()))?;
+    raw.cache
+        .eviction
+        .validate()
+        .map_err(|e| ScenarioError::field(source, "cache.eviction", e.to_string()))?;
     let reserve = raw.cache.activation_reserve_fraction;
     if !(reserve.is_finite() && (0.0..1.0).contains(&reserve)) {
         return Err(ScenarioError::field(

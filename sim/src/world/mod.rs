@@ -17,9 +17,10 @@ pub mod instance;
 pub mod records;
 pub mod request;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use kvcsim_models::cache::{Admit, BlockId, PrefixCache};
+use kvcsim_models::cache::{Admit, BlockId, FutureUses, PrefixCache};
 use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
 use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
 
@@ -113,14 +114,20 @@ pub fn run(
         scenario.gpu_params.clone(),
     )?;
     let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
+    // Belady reads the future: every block's uses at its requests' arrival times.
+    let future = scenario.eviction.is_offline().then(|| {
+        Arc::new(FutureUses::from_uses(
+            arrivals
+                .iter()
+                .flat_map(|a| a.blocks.iter().map(|&b| (b, a.at.as_nanos()))),
+        ))
+    });
     let instances = (0..scenario.instances)
         .map(|_| {
-            Instance::new(PrefixCache::new(
-                capacity,
-                scenario.eviction.build(capacity),
-            ))
+            let policy = scenario.eviction.build(capacity, future.as_ref())?;
+            Ok(Instance::new(PrefixCache::new(capacity, policy)))
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let reqs = arrivals
         .into_iter()
         .map(|a| Req {
@@ -402,8 +409,9 @@ impl World {
             inst.cache.free_private(new_blocks);
             req.private_blocks -= new_blocks as u32;
             for (depth, &b) in req.blocks.iter().enumerate().skip(hit) {
+                let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
                 inst.cache
-                    .insert(b, depth as u32, now.as_nanos(), Admit::Pinned)
+                    .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
                     .expect("space was reserved at admission");
             }
             let steps = req.decode_steps();
