@@ -1,6 +1,7 @@
 //! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
 
 mod bench;
+mod cache;
 mod run;
 mod trace;
 
@@ -29,6 +30,9 @@ enum Command {
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Timing-free what-ifs on one cache (hit-ratio curves of eviction policies).
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Built-in benchmarks of kvcsim's own speed and of modelled hardware.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -69,6 +73,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Trace(cmd) => trace::run(cmd),
+        Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -21,9 +21,18 @@ pub enum TraceCommand {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     Mooncake,
     Azure,
+}
+
+impl FormatArg {
+    pub(crate) fn format(self) -> TraceFormat {
+        match self {
+            FormatArg::Mooncake => TraceFormat::Mooncake,
+            FormatArg::Azure => TraceFormat::Azure,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -82,10 +91,7 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let options = ReadOptions {
-        format: a.format.map(|f| match f {
-            FormatArg::Mooncake => TraceFormat::Mooncake,
-            FormatArg::Azure => TraceFormat::Azure,
-        }),
+        format: a.format.map(FormatArg::format),
         block_size: a.block_size,
         reorder: a.reorder,
     };

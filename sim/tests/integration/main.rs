@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod hand_computed;
+mod replay;
 
 use std::path::Path;
 
