@@ -24,6 +24,7 @@
 //! * [`gpu`]: the iteration-time model (roofline with efficiency factors).
 //! * [`cache`]: the per-instance prefix cache, pin counts, eviction policies, HBM sizing.
 //! * [`routing`]: choice of instance for a new request.
+//! * [`tiers`]: DRAM, SSD and remote-pool tiers below HBM, block movement and transfer costs.
 //!
 //! Units: durations are `f64` seconds (the caller converts once to its integer time), times
 //! passed in are `u64` nanoseconds (`now_ns`), sizes are bytes (`*_bytes`) or blocks.
@@ -33,3 +34,4 @@ pub mod cache;
 pub mod gpu;
 pub mod hardware;
 pub mod routing;
+pub mod tiers;
