@@ -114,6 +114,8 @@ pub struct PrefixCache {
     private_blocks: usize,
     policy: Box<dyn EvictionPolicy>,
     stats: CacheStats,
+    /// Victims with their metadata, kept for the caller (tiers demote them) when enabled.
+    eviction_log: Option<Vec<(BlockId, BlockMeta)>>,
 }
 
 impl PrefixCache {
@@ -130,6 +132,21 @@ impl PrefixCache {
             private_blocks: 0,
             policy,
             stats: CacheStats::default(),
+            eviction_log: None,
+        }
+    }
+
+    /// Starts keeping every victim with its metadata (depth, parent, eviction time) until
+    /// [`take_evicted`](Self::take_evicted) collects them: what a lower tier needs to store it.
+    pub fn log_evictions(&mut self) {
+        self.eviction_log.get_or_insert_with(Vec::new);
+    }
+
+    /// Moves the victims logged since the last call into `out` (nothing unless
+    /// [`log_evictions`](Self::log_evictions) was called).
+    pub fn take_evicted(&mut self, out: &mut Vec<(BlockId, BlockMeta)>) {
+        if let Some(log) = &mut self.eviction_log {
+            out.append(log);
         }
     }
 
@@ -400,6 +417,9 @@ impl PrefixCache {
             entry.is_some_and(|e| e.pins == 0),
             "policy chose a pinned or absent block {victim:?}"
         );
+        if let (Some(log), Some(e)) = (&mut self.eviction_log, entry) {
+            log.push((victim, e.meta(now_ns)));
+        }
         self.stats.evictions += 1;
         Some(victim)
     }
@@ -484,6 +504,26 @@ mod tests {
         assert_eq!((s.lookups, s.lookup_blocks, s.hit_blocks), (2, 6, 2));
         assert_eq!((s.inserts, s.evictions, s.full_failures), (6, 2, 0));
         assert!((s.block_hit_rate() - 2.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logged_victims_carry_their_chain_position() {
+        let mut cache = PrefixCache::with_lru(2);
+        cache.log_evictions();
+        let a = chain(&[1, 2]);
+        insert_pinned(&mut cache, &a);
+        cache.unpin(&a, 5).unwrap();
+        insert_pinned(&mut cache, &chain(&[9]));
+        let mut out = Vec::new();
+        cache.take_evicted(&mut out);
+        let meta = BlockMeta {
+            depth: 1,
+            parent: Some(BlockId(1)),
+            now_ns: 0,
+        };
+        assert_eq!(out, [(BlockId(2), meta)]);
+        cache.take_evicted(&mut out);
+        assert_eq!(out.len(), 1);
     }
 
     #[test]
