@@ -436,13 +436,16 @@ impl World {
             inst.outstanding_tokens -= cached;
             if let Some(tiers) = &mut self.tiers {
                 let i = i as usize;
+                tiers.hbm_hits(i, &req.blocks[..hit]);
+                // Load before demoting the victims of this admission: demotions can push
+                // blocks out of the last tier, and these ones were found where they are.
+                let load =
+                    (lower > 0).then(|| tiers.load(i, &req.blocks, hit, lower, now.as_nanos()));
                 inst.cache.take_evicted(&mut self.demote);
                 for (block, meta) in self.demote.drain(..) {
                     tiers.evicted_from_hbm(i, block, meta);
                 }
-                tiers.hbm_hits(i, &req.blocks[..hit]);
-                if lower > 0 {
-                    let load = tiers.load(i, &req.blocks, hit, lower, now.as_nanos());
+                if let Some(load) = load {
                     req.tier_blocks = load.blocks.map(|b| b as u32);
                     req.load_ready = SimTime(load.ready_ns);
                     req.phase = Phase::Loading;

@@ -195,3 +195,33 @@ fn a_block_evicted_to_dram_is_loaded_back_before_the_prefill() {
     // Without the tier, D recomputes its prompt.
     assert_eq!(run(&scenario(&trace, 4))[3].hit_blocks, 0);
 }
+
+#[test]
+fn a_load_is_served_before_the_admission_s_own_victims_move_down() {
+    // HBM of 2 blocks over a DRAM tier of 1 (the last tier). A [1], B [2], C [3] one second
+    // apart: C evicts 1 into DRAM. D [1] finds 1 in DRAM; making room for it evicts 2 from
+    // HBM, whose demotion pushes 1 out of DRAM. The load is reserved first, so D still gets
+    // its block (and DRAM ends with 2).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let rows: Vec<(u64, u64, u64, &[u64])> = vec![
+        (0, 16, 1, &[1]),
+        (1000, 16, 1, &[2]),
+        (2000, 16, 1, &[3]),
+        (3000, 16, 1, &[1]),
+    ];
+    write_trace(&trace, &rows);
+    let s = load_str(
+        &format!(
+            "workload:\n  trace: {}\n  block_size: 16\ncache:\n  capacity_blocks: 2\n  tiers: [{{ kind: dram, capacity_blocks: 1 }}]\n",
+            trace.display()
+        ),
+        "test.yaml",
+        Path::new(""),
+        &[],
+    )
+    .unwrap();
+    let recs = run(&s);
+    assert_eq!((recs[3].dram_hit_blocks, recs[3].cached_tokens), (1, 15));
+    assert!(recs[3].load_ns > 0);
+}
