@@ -4,6 +4,7 @@ mod cli;
 mod determinism;
 mod hand_computed;
 mod replay;
+mod tiers;
 
 use std::path::Path;
 
