@@ -13,8 +13,8 @@
 use std::path::Path;
 
 use kvcsim_models::cache::{EvictionConfig, ReplayTrace, replay_config};
+use kvcsim_traces::ReadOptions;
 use kvcsim_traces::stats::Capacity;
-use kvcsim_traces::{ReadOptions, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -24,14 +24,7 @@ use crate::output::{Column, Table};
 /// Reads a trace into replay order: by arrival time, ties in file order (as `trace stats`).
 /// Fails on a trace without block ids (Azure): there is nothing to cache.
 pub fn load_trace(path: &Path, options: &ReadOptions) -> anyhow::Result<ReplayTrace> {
-    let reader = TraceReader::open(path, options)?;
-    if reader.out_of_order_count() > 0 {
-        eprintln!(
-            "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
-            path.display(),
-            reader.out_of_order_count()
-        );
-    }
+    let reader = crate::run::open_trace(path, options)?;
     let mut requests: Vec<(u64, Vec<u64>)> = reader
         .map(|r| r.map(|r| (r.arrival_ns, r.block_ids)))
         .collect::<Result<_, _>>()?;

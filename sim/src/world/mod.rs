@@ -23,7 +23,7 @@ use std::time::Instant;
 use kvcsim_models::cache::{Admit, BlockId, BlockMeta, FutureUses, PrefixCache};
 use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
 use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
-use kvcsim_models::tiers::{HBM, TierHierarchy};
+use kvcsim_models::tiers::{HBM, TierHierarchy, TierKind};
 
 use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::scenario::{Scenario, SchedulerConfig};
@@ -620,7 +620,6 @@ impl World {
                     .as_ref()
                     .map_or(0, |t| t.resident_blocks(idx, kind) as u64)
             };
-            use kvcsim_models::tiers::TierKind;
             let tier_blocks = [
                 0,
                 resident(TierKind::Dram),
