@@ -130,8 +130,13 @@ impl Slab {
         Some(slot)
     }
 
-    /// Blocks of `list` from front to back.
+    /// Slots allocated so far (in use or free).
     #[cfg(test)]
+    pub(crate) fn slots(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Blocks of `list` from front to back.
     pub(crate) fn iter<'a>(&'a self, list: &List) -> impl Iterator<Item = BlockId> + 'a {
         let mut at = list.front;
         std::iter::from_fn(move || {
