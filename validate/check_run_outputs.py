@@ -11,15 +11,19 @@ import sys
 
 import pyarrow.parquet as pq
 
+TIERS = ["hbm", "dram", "ssd", "remote"]
 REQUEST_COLUMNS = [
     "request_id", "arrival_ns", "instance", "input_tokens", "output_tokens", "blocks",
-    "hit_blocks", "cached_tokens", "queue_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
+    "hit_blocks", "hbm_hit_blocks", "dram_hit_blocks", "ssd_hit_blocks", "remote_hit_blocks",
+    "cached_tokens", "queue_ns", "load_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
     "finish_ns",
 ]
 TIMESERIES_COLUMNS = [
     "time_ns", "interval_ns", "instance", "running", "waiting", "batch_tokens", "iterations",
     "gpu_busy_fraction", "cache_blocks", "cached_blocks", "lookups", "lookup_blocks", "hit_blocks",
-]
+] + [f"{t}_hit_blocks" for t in TIERS[1:]] + [
+    f"{t}_{k}" for t in TIERS for k in ("bytes_read", "bytes_written", "evictions")
+] + [f"{t}_blocks" for t in TIERS[1:]]
 
 
 def main() -> int:
@@ -40,9 +44,14 @@ def main() -> int:
         errors.append(f"{req.num_rows} rows but requests_completed {summary['requests_completed']}")
     r = req.to_pydict()
     for i in range(req.num_rows):
-        q, p, t, e = r["queue_ns"][i], r["prefill_ns"][i], r["ttft_ns"][i], r["e2e_ns"][i]
-        if min(q, p, t, e, r["tpot_ns"][i]) < 0 or q + p != t or e < t:
-            errors.append(f"request {r['request_id'][i]}: queue {q} + prefill {p} != ttft {t} or e2e {e} < ttft")
+        q, l, p = r["queue_ns"][i], r["load_ns"][i], r["prefill_ns"][i]
+        t, e = r["ttft_ns"][i], r["e2e_ns"][i]
+        if min(q, l, p, t, e, r["tpot_ns"][i]) < 0 or q + l + p != t or e < t:
+            errors.append(f"request {r['request_id'][i]}: queue {q} + load {l} + prefill {p} != ttft {t} or e2e {e} < ttft")
+            break
+        parts = sum(r[f"{k}_hit_blocks"][i] for k in TIERS)
+        if parts != r["hit_blocks"][i]:
+            errors.append(f"request {r['request_id'][i]}: per-tier hits {parts} != hit_blocks")
             break
         if r["arrival_ns"][i] + e != r["finish_ns"][i]:
             errors.append(f"request {r['request_id'][i]}: arrival + e2e != finish")

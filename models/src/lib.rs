@@ -26,6 +26,7 @@
 //! * [`routing`]: choice of instance for a new request.
 //! * [`net`]: network and RDMA verbs model (PCIe, RNIC, links, switches; IB, RoCE, EFA, TCP).
 //! * [`perftest`]: parser of perftest output and calibration of network profiles.
+//! * [`tiers`]: DRAM, SSD and remote-pool tiers below HBM, block movement and transfer costs.
 //!
 //! Units: durations are `f64` seconds (the caller converts once to its integer time), times
 //! passed in are `u64` nanoseconds (`now_ns`), sizes are bytes (`*_bytes`) or blocks.
@@ -37,3 +38,4 @@ pub mod hardware;
 pub mod net;
 pub mod perftest;
 pub mod routing;
+pub mod tiers;

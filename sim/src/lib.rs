@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cache_replay;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -12,6 +12,23 @@ use crate::output::{prepare_dir, write_text_atomic};
 use crate::scenario::{RawScenario, Scenario, WorkloadSource};
 use crate::world::{self, Arrival, Progress, RunOutput};
 
+/// Opens a trace, warning on stderr when reading it reorders requests (`reorder` mode found
+/// timestamps going backwards).
+pub fn open_trace(
+    path: &Path,
+    options: &kvcsim_traces::ReadOptions,
+) -> anyhow::Result<kvcsim_traces::TraceReader> {
+    let reader = kvcsim_traces::TraceReader::open(path, options)?;
+    if reader.out_of_order_count() > 0 {
+        eprintln!(
+            "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
+            path.display(),
+            reader.out_of_order_count()
+        );
+    }
+    Ok(reader)
+}
+
 /// Builds the arrivals of the scenario's workload: reads the trace (or generates the synthetic
 /// workload from the stream `synth/...` of the master seed), keeps the first `max_requests`, and
 /// divides arrival times by `rate_scale`.
@@ -20,14 +37,7 @@ pub fn load_arrivals(scenario: &Scenario) -> anyhow::Result<Vec<Arrival>> {
     let limit = w.max_requests.unwrap_or(u64::MAX) as usize;
     let requests: Vec<Request> = match &w.source {
         WorkloadSource::Trace { path, options } => {
-            let reader = kvcsim_traces::TraceReader::open(path, options)?;
-            if reader.out_of_order_count() > 0 {
-                eprintln!(
-                    "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
-                    path.display(),
-                    reader.out_of_order_count()
-                );
-            }
+            let reader = open_trace(path, options)?;
             reader.take(limit).collect::<Result<Vec<_>, _>>()?
         }
         WorkloadSource::Synthetic(spec) => {

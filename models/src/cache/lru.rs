@@ -2,41 +2,32 @@
 
 use std::hash::BuildHasherDefault;
 
+use super::list::{List, Slab};
 use super::{BlockId, BlockMap, BlockMeta, EvictionPolicy, InsertReason, RemoveReason};
-
-/// Slot index meaning "no node".
-const NIL: u32 = u32::MAX;
-
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    block: BlockId,
-    /// Towards the least recent end.
-    prev: u32,
-    /// Towards the most recent end; also links the free list.
-    next: u32,
-}
 
 /// Least recently used eviction: the victim is the evictable block whose last insert or touch
 /// is oldest.
 ///
-/// A doubly linked list threaded through a slab (`Vec` of nodes with a free list) plus a map
-/// from block to slot: every operation is O(1), and nothing is allocated once the slab and map
-/// have grown to the largest evictable set seen (size them with
-/// [`with_capacity`](Self::with_capacity)).
+/// A doubly linked list threaded through a slab (`Vec` of nodes with a free list, shared with
+/// ARC and S3-FIFO's ghost queue) plus a map from block to slot: every operation is O(1), and
+/// nothing is allocated once the slab and map have grown to the largest evictable set seen
+/// (size them with [`with_capacity`](Self::with_capacity)).
 ///
 /// With [`PrefixCache`](super::PrefixCache), which re-inserts a released chain deepest block
 /// first, this is vLLM's prefix-caching eviction order: least recently released first, and
 /// within one release the tail of the prompt before its head.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LruPolicy {
-    nodes: Vec<Node>,
-    /// Head of the free-slot list, linked through `next`.
-    free: u32,
-    /// Least recently used node (the next victim).
-    head: u32,
-    /// Most recently used node.
-    tail: u32,
+    slab: Slab,
+    /// Front: least recently used (the next victim); back: most recently used.
+    list: List,
     index: BlockMap<u32>,
+}
+
+impl Default for LruPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LruPolicy {
@@ -48,81 +39,15 @@ impl LruPolicy {
     /// An empty policy with room for `capacity` blocks before it allocates.
     pub fn with_capacity(capacity: usize) -> Self {
         LruPolicy {
-            nodes: Vec::with_capacity(capacity),
-            free: NIL,
-            head: NIL,
-            tail: NIL,
+            slab: Slab::with_capacity(capacity),
+            list: List::default(),
             index: BlockMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
         }
     }
 
     /// Evictable blocks from least to most recently used (the eviction order).
     pub fn iter_lru_order(&self) -> impl Iterator<Item = BlockId> + '_ {
-        let mut at = self.head;
-        std::iter::from_fn(move || {
-            if at == NIL {
-                return None;
-            }
-            let node = self.nodes[at as usize];
-            at = node.next;
-            Some(node.block)
-        })
-    }
-
-    fn allocate(&mut self, block: BlockId) -> u32 {
-        let node = Node {
-            block,
-            prev: NIL,
-            next: NIL,
-        };
-        if self.free == NIL {
-            let slot = u32::try_from(self.nodes.len()).expect("LRU holds fewer than 2^32 blocks");
-            assert!(slot != NIL, "LRU holds fewer than 2^32 - 1 blocks");
-            self.nodes.push(node);
-            slot
-        } else {
-            let slot = self.free;
-            self.free = self.nodes[slot as usize].next;
-            self.nodes[slot as usize] = node;
-            slot
-        }
-    }
-
-    fn release(&mut self, slot: u32) {
-        self.nodes[slot as usize].next = self.free;
-        self.free = slot;
-    }
-
-    fn unlink(&mut self, slot: u32) {
-        let Node { prev, next, .. } = self.nodes[slot as usize];
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.nodes[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.nodes[next as usize].prev = prev;
-        }
-    }
-
-    fn link_at_tail(&mut self, slot: u32) {
-        self.nodes[slot as usize].prev = self.tail;
-        self.nodes[slot as usize].next = NIL;
-        if self.tail == NIL {
-            self.head = slot;
-        } else {
-            self.nodes[self.tail as usize].next = slot;
-        }
-        self.tail = slot;
-    }
-
-    fn refresh(&mut self, slot: u32) {
-        if slot != self.tail {
-            self.unlink(slot);
-            self.link_at_tail(slot);
-        }
+        self.slab.iter(&self.list)
     }
 }
 
@@ -131,27 +56,28 @@ impl EvictionPolicy for LruPolicy {
         "lru"
     }
 
-    fn insert(&mut self, block: BlockId, _meta: BlockMeta, _reason: InsertReason) {
-        if let Some(&slot) = self.index.get(&block) {
-            self.refresh(slot);
+    fn insert(&mut self, block: BlockId, meta: BlockMeta, _reason: InsertReason) {
+        if self.index.contains_key(&block) {
+            self.touch(block, meta);
         } else {
-            let slot = self.allocate(block);
-            self.link_at_tail(slot);
+            let slot = self.slab.alloc(block);
+            self.slab.push_back(&mut self.list, slot);
             self.index.insert(block, slot);
         }
     }
 
     fn touch(&mut self, block: BlockId, _meta: BlockMeta) {
         if let Some(&slot) = self.index.get(&block) {
-            self.refresh(slot);
+            self.slab.unlink(&mut self.list, slot);
+            self.slab.push_back(&mut self.list, slot);
         }
     }
 
     fn remove(&mut self, block: BlockId, _reason: RemoveReason) -> bool {
         match self.index.remove(&block) {
             Some(slot) => {
-                self.unlink(slot);
-                self.release(slot);
+                self.slab.unlink(&mut self.list, slot);
+                self.slab.release(slot);
                 true
             }
             None => false,
@@ -159,13 +85,9 @@ impl EvictionPolicy for LruPolicy {
     }
 
     fn pop_victim(&mut self, _now_ns: u64) -> Option<BlockId> {
-        if self.head == NIL {
-            return None;
-        }
-        let slot = self.head;
-        let block = self.nodes[slot as usize].block;
-        self.unlink(slot);
-        self.release(slot);
+        let slot = self.slab.pop_front(&mut self.list)?;
+        let block = self.slab.block(slot);
+        self.slab.release(slot);
         self.index.remove(&block);
         Some(block)
     }
@@ -184,10 +106,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const META: BlockMeta = BlockMeta {
-        depth: 0,
-        now_ns: 0,
-    };
+    use super::super::testing::META;
 
     fn b(id: u64) -> BlockId {
         BlockId(id)
@@ -230,7 +149,7 @@ mod tests {
             }
             while lru.pop_victim(0).is_some() {}
         }
-        assert_eq!(lru.nodes.len(), 4);
+        assert_eq!(lru.slab.slots(), 4);
     }
 
     /// The obviously-right reference: a `Vec` from least to most recent, O(n) per operation.

@@ -16,9 +16,14 @@
 //!
 //! * [`PrefixCache`] owns residency and pin counts and the capacity shared with private
 //!   (uncacheable) blocks; it asks an [`EvictionPolicy`] for victims.
-//! * [`EvictionPolicy`] orders the evictable blocks only. [`LruPolicy`] is the one policy so
-//!   far; the trait's [`BlockMeta`], [`InsertReason`] and [`RemoveReason`] carry what LFU,
-//!   S3-FIFO, ARC, prefix-aware, cost-aware and Belady policies will need.
+//! * [`EvictionPolicy`] orders the evictable blocks only; [`EvictionConfig`] names the
+//!   policies: [`LruPolicy`], [`FifoPolicy`], [`LfuPolicy`] (LFU with dynamic aging),
+//!   [`S3FifoPolicy`], [`ArcPolicy`], [`PrefixLruPolicy`] (leaves first), [`CostAwarePolicy`]
+//!   (GreedyDual-Size-Frequency with recompute cost) and [`BeladyPolicy`] (offline optimum,
+//!   from [`FutureUses`]). Each is O(1) or O(log n) per call and is checked against a slow
+//!   reference implementation on random sequences.
+//! * [`replay`] runs a trace's block chains through one cache with no timing (`kvcsim cache
+//!   replay`), with the semantics of `kvcsim trace stats --lru`.
 //! * [`capacity_from_hbm`] sizes a cache from hardware profiles.
 //!
 //! Further tiers (host DRAM, SSD, remote) will be more `PrefixCache`-like tiers with their own
@@ -32,20 +37,43 @@
 //! let prompt = [BlockId(10), BlockId(11)];
 //! assert_eq!(cache.lookup(&prompt, 0), 0);
 //! for (depth, &block) in prompt.iter().enumerate() {
-//!     cache.insert(block, depth as u32, 0, Admit::Pinned).unwrap();
+//!     let parent = depth.checked_sub(1).map(|p| prompt[p]);
+//!     cache.insert(block, parent, depth as u32, 0, Admit::Pinned).unwrap();
 //! }
 //! cache.unpin(&prompt, 1_000).unwrap(); // request finished: blocks stay, now evictable
 //! assert_eq!(cache.lookup(&[BlockId(10), BlockId(11), BlockId(12)], 2_000), 2);
 //! ```
 
+mod arc;
+mod belady;
 mod block;
 mod capacity;
+mod cost_aware;
+mod fifo;
+mod greedy_dual;
+mod lfu;
+mod list;
 mod lru;
 mod policy;
 mod prefix;
+mod prefix_lru;
+mod replay;
+mod s3fifo;
+#[cfg(test)]
+mod testing;
 
+pub use arc::ArcPolicy;
+pub use belady::{BeladyPolicy, FutureUses};
 pub use block::{BlockHasher, BlockId, BlockMap};
 pub use capacity::{CapacityError, MemoryReserve, capacity_from_hbm};
+pub use cost_aware::{CostAwarePolicy, LLAMA_8B_ATTENTION_WEIGHT};
+pub use fifo::FifoPolicy;
+pub use lfu::LfuPolicy;
 pub use lru::LruPolicy;
-pub use policy::{BlockMeta, EvictionConfig, EvictionPolicy, InsertReason, RemoveReason};
+pub use policy::{
+    BlockMeta, EvictionConfig, EvictionPolicy, InsertReason, PolicyError, RemoveReason,
+};
 pub use prefix::{Admit, CacheError, CacheFull, CacheStats, InsertOutcome, PrefixCache};
+pub use prefix_lru::PrefixLruPolicy;
+pub use replay::{ReplayResult, ReplayTrace, replay, replay_config, replay_each};
+pub use s3fifo::S3FifoPolicy;

@@ -82,6 +82,7 @@ impl CacheStats {
 struct Entry {
     pins: u32,
     depth: u32,
+    parent: Option<BlockId>,
 }
 
 /// The prefix cache of one instance: which KV blocks are resident in HBM, which of those are
@@ -113,6 +114,8 @@ pub struct PrefixCache {
     private_blocks: usize,
     policy: Box<dyn EvictionPolicy>,
     stats: CacheStats,
+    /// Victims with their metadata, kept for the caller (tiers demote them) when enabled.
+    eviction_log: Option<Vec<(BlockId, BlockMeta)>>,
 }
 
 impl PrefixCache {
@@ -129,6 +132,21 @@ impl PrefixCache {
             private_blocks: 0,
             policy,
             stats: CacheStats::default(),
+            eviction_log: None,
+        }
+    }
+
+    /// Starts keeping every victim with its metadata (depth, parent, eviction time) until
+    /// [`take_evicted`](Self::take_evicted) collects them: what a lower tier needs to store it.
+    pub fn log_evictions(&mut self) {
+        self.eviction_log.get_or_insert_with(Vec::new);
+    }
+
+    /// Moves the victims logged since the last call into `out` (nothing unless
+    /// [`log_evictions`](Self::log_evictions) was called).
+    pub fn take_evicted(&mut self, out: &mut Vec<(BlockId, BlockMeta)>) {
+        if let Some(log) = &mut self.eviction_log {
+            out.append(log);
         }
     }
 
@@ -218,7 +236,13 @@ impl PrefixCache {
     pub fn lookup(&mut self, chain: &[BlockId], now_ns: u64) -> usize {
         let hits = self.longest_prefix(chain);
         for (depth, &block) in chain[..hits].iter().enumerate().rev() {
-            self.policy.touch(block, meta(depth as u32, now_ns));
+            let parent = depth.checked_sub(1).map(|p| chain[p]);
+            let meta = BlockMeta {
+                depth: depth as u32,
+                parent,
+                now_ns,
+            };
+            self.policy.touch(block, meta);
         }
         self.stats.lookups += 1;
         self.stats.lookup_blocks += chain.len() as u64;
@@ -256,29 +280,35 @@ impl PrefixCache {
             };
             entry.pins -= 1;
             if entry.pins == 0 {
-                let depth = entry.depth;
+                let meta = entry.meta(now_ns);
                 self.pinned_blocks -= 1;
-                self.policy
-                    .insert(block, meta(depth, now_ns), InsertReason::Unpinned);
+                self.policy.insert(block, meta, InsertReason::Unpinned);
             }
         }
         Ok(())
     }
 
-    /// Makes `block` (at position `depth` of its chain) resident, evicting one victim if no
-    /// block is free. Fails with [`CacheFull`] when every block is pinned or private. If the
-    /// block is already resident it is pinned (or touched) instead, and nothing is evicted.
+    /// Makes `block` (at position `depth` of its chain, after `parent`) resident, evicting one
+    /// victim if no block is free. Fails with [`CacheFull`] when every block is pinned or
+    /// private. If the block is already resident it is pinned (or touched) instead, and nothing
+    /// is evicted.
     pub fn insert(
         &mut self,
         block: BlockId,
+        parent: Option<BlockId>,
         depth: u32,
         now_ns: u64,
         admit: Admit,
     ) -> Result<InsertOutcome, CacheFull> {
-        if self.resident.contains_key(&block) {
+        let entry = Entry {
+            pins: 0,
+            depth,
+            parent,
+        };
+        if let Some(meta) = self.resident.get(&block).map(|e| e.meta(now_ns)) {
             match admit {
                 Admit::Pinned => self.pin_resident(block),
-                Admit::Evictable => self.policy.touch(block, meta(depth, now_ns)),
+                Admit::Evictable => self.policy.touch(block, meta),
             }
             return Ok(InsertOutcome::AlreadyResident);
         }
@@ -303,11 +333,11 @@ impl PrefixCache {
             }
             Admit::Evictable => {
                 self.policy
-                    .insert(block, meta(depth, now_ns), InsertReason::Admitted);
+                    .insert(block, entry.meta(now_ns), InsertReason::Admitted);
                 0
             }
         };
-        self.resident.insert(block, Entry { pins, depth });
+        self.resident.insert(block, Entry { pins, ..entry });
         self.stats.inserts += 1;
         Ok(InsertOutcome::Inserted { evicted })
     }
@@ -387,31 +417,47 @@ impl PrefixCache {
             entry.is_some_and(|e| e.pins == 0),
             "policy chose a pinned or absent block {victim:?}"
         );
+        if let (Some(log), Some(e)) = (&mut self.eviction_log, entry) {
+            log.push((victim, e.meta(now_ns)));
+        }
         self.stats.evictions += 1;
         Some(victim)
     }
 }
 
-fn meta(depth: u32, now_ns: u64) -> BlockMeta {
-    BlockMeta { depth, now_ns }
+impl Entry {
+    fn meta(&self, now_ns: u64) -> BlockMeta {
+        BlockMeta {
+            depth: self.depth,
+            parent: self.parent,
+            now_ns,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{EvictionConfig, FutureUses};
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     fn chain(ids: &[u64]) -> Vec<BlockId> {
         ids.iter().copied().map(BlockId).collect()
+    }
+
+    fn parent_of(chain: &[BlockId], depth: usize) -> Option<BlockId> {
+        depth.checked_sub(1).map(|p| chain[p])
     }
 
     /// Inserts a whole chain pinned, as a request that computed it would.
     fn insert_pinned(cache: &mut PrefixCache, blocks: &[BlockId]) -> Vec<BlockId> {
         let mut evicted = Vec::new();
         for (depth, &b) in blocks.iter().enumerate() {
-            if let InsertOutcome::Inserted { evicted: Some(v) } =
-                cache.insert(b, depth as u32, 0, Admit::Pinned).unwrap()
+            if let InsertOutcome::Inserted { evicted: Some(v) } = cache
+                .insert(b, parent_of(blocks, depth), depth as u32, 0, Admit::Pinned)
+                .unwrap()
             {
                 evicted.push(v);
             }
@@ -442,7 +488,7 @@ mod tests {
         assert_eq!(hits, 2);
         cache.pin(&b[..hits]).unwrap();
         assert_eq!(
-            cache.insert(b[2], 2, 20, Admit::Pinned),
+            cache.insert(b[2], Some(b[1]), 2, 20, Admit::Pinned),
             Ok(InsertOutcome::Inserted { evicted: None })
         );
         assert_eq!(cache.free_blocks(), 0);
@@ -461,10 +507,32 @@ mod tests {
     }
 
     #[test]
+    fn logged_victims_carry_their_chain_position() {
+        let mut cache = PrefixCache::with_lru(2);
+        cache.log_evictions();
+        let a = chain(&[1, 2]);
+        insert_pinned(&mut cache, &a);
+        cache.unpin(&a, 5).unwrap();
+        insert_pinned(&mut cache, &chain(&[9]));
+        let mut out = Vec::new();
+        cache.take_evicted(&mut out);
+        let meta = BlockMeta {
+            depth: 1,
+            parent: Some(BlockId(1)),
+            now_ns: 0,
+        };
+        assert_eq!(out, [(BlockId(2), meta)]);
+        cache.take_evicted(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
     fn full_of_pinned_blocks_refuses() {
         let mut cache = PrefixCache::with_lru(2);
         insert_pinned(&mut cache, &chain(&[1, 2]));
-        let err = cache.insert(BlockId(3), 0, 0, Admit::Pinned).unwrap_err();
+        let err = cache
+            .insert(BlockId(3), None, 0, 0, Admit::Pinned)
+            .unwrap_err();
         assert_eq!(
             err,
             CacheFull {
@@ -516,7 +584,7 @@ mod tests {
         let mut cache = PrefixCache::with_lru(4);
         insert_pinned(&mut cache, &chain(&[1]));
         assert_eq!(
-            cache.insert(BlockId(1), 0, 0, Admit::Pinned),
+            cache.insert(BlockId(1), None, 0, 0, Admit::Pinned),
             Ok(InsertOutcome::AlreadyResident)
         );
         assert_eq!(cache.pin_count(BlockId(1)), Some(2));
@@ -554,19 +622,28 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the workload: occupancy never exceeds capacity, pinned blocks are never
-        /// evicted and stay resident, the policy holds exactly the evictable blocks, and the
+        /// Whatever the workload and the policy: occupancy never exceeds capacity, pinned blocks
+        /// are never evicted and stay resident, the policy holds exactly the evictable blocks, and the
         /// pin counts equal the number of running requests holding each block.
         #[test]
         fn capacity_and_pins_are_respected(
             capacity in 1..24usize,
+            policy in 0..EvictionConfig::ALL.len(),
             ops in prop::collection::vec(op(), 0..200),
         ) {
-            let mut cache = PrefixCache::with_lru(capacity);
+            // Belady's future: block i of base chain k is used at times k * 10 + i.
+            let future = Arc::new(FutureUses::from_uses(
+                (0..4u64).flat_map(|k| (0..10u64).map(move |i| (BlockId(k * 1000 + i), k * 10 + i))),
+            ));
+            let policy = EvictionConfig::ALL[policy].build(capacity, Some(&future)).unwrap();
+            let mut cache = PrefixCache::new(capacity, policy);
             let mut running: Vec<Running> = Vec::new();
             let mut now = 0u64;
             for op in ops {
                 now += 1;
+                // Blocks pinned when the op starts; a request also pins its own as it goes.
+                let pinned_before: Vec<BlockId> =
+                    running.iter().flat_map(|r| r.cached.iter().copied()).collect();
                 let mut evicted = Vec::new();
                 match op {
                     Op::Start { base, len } => {
@@ -577,9 +654,12 @@ mod tests {
                         cache.pin(&blocks[..hits]).unwrap();
                         let mut held = blocks[..hits].to_vec();
                         for (depth, &b) in blocks.iter().enumerate().skip(hits) {
-                            match cache.insert(b, depth as u32, now, Admit::Pinned) {
-                                Ok(InsertOutcome::Inserted { evicted: v }) => evicted.extend(v),
-                                Ok(InsertOutcome::AlreadyResident) => {}
+                            match cache.insert(b, parent_of(&blocks, depth), depth as u32, now, Admit::Pinned) {
+                                Ok(InsertOutcome::Inserted { evicted: Some(v) }) => {
+                                    prop_assert!(!held.contains(&v), "evicted its own pinned {:?}", v);
+                                    evicted.push(v);
+                                }
+                                Ok(_) => {}
                                 Err(_) => break,
                             }
                             held.push(b);
@@ -606,7 +686,7 @@ mod tests {
                     }
                 }
                 for v in &evicted {
-                    prop_assert!(!pins.contains_key(v), "evicted pinned block {:?}", v);
+                    prop_assert!(!pinned_before.contains(v), "evicted pinned block {:?}", v);
                 }
                 for (&b, &n) in &pins {
                     prop_assert_eq!(cache.pin_count(b), Some(n));

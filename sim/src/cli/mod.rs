@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_rdma;
+mod cache;
 mod calibrate;
 mod run;
 mod sweep;
@@ -35,6 +36,9 @@ enum Command {
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Timing-free what-ifs on one cache (hit-ratio curves of eviction policies).
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Built-in benchmarks of kvcsim's own speed and of modelled hardware.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -81,6 +85,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Trace(cmd) => trace::run(cmd),
+        Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Validate(cmd) => validate::run(cmd),

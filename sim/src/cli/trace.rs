@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use kvcsim_traces::stats::{self, Capacity, StatsOptions};
 use kvcsim_traces::synth::{self, Limit, SynthSpec};
-use kvcsim_traces::{ReadOptions, TraceFormat, TraceReader};
+use kvcsim_traces::{ReadOptions, TraceFormat};
 
 use crate::engine::RandomStreams;
 use crate::error::input_error;
@@ -21,9 +21,18 @@ pub enum TraceCommand {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     Mooncake,
     Azure,
+}
+
+impl FormatArg {
+    pub(crate) fn format(self) -> TraceFormat {
+        match self {
+            FormatArg::Mooncake => TraceFormat::Mooncake,
+            FormatArg::Azure => TraceFormat::Azure,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -82,22 +91,12 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let options = ReadOptions {
-        format: a.format.map(|f| match f {
-            FormatArg::Mooncake => TraceFormat::Mooncake,
-            FormatArg::Azure => TraceFormat::Azure,
-        }),
+        format: a.format.map(FormatArg::format),
         block_size: a.block_size,
         reorder: a.reorder,
     };
-    let reader = TraceReader::open(&a.file, &options)?;
+    let reader = crate::run::open_trace(&a.file, &options)?;
     let has_blocks = reader.has_block_ids();
-    if reader.out_of_order_count() > 0 {
-        eprintln!(
-            "warning: {}: {} requests arrived earlier than the line before them; reordered by arrival time",
-            a.file.display(),
-            reader.out_of_order_count()
-        );
-    }
     let s = stats::compute(reader, &StatsOptions { capacities })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
+use kvcsim_models::tiers::TIER_NAMES;
+
 use crate::world::RunOutput;
 
 /// Mean and percentiles of one latency, milliseconds.
@@ -44,6 +46,23 @@ impl LatencyMs {
     }
 }
 
+/// One cache tier in `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TierSummary {
+    /// `hbm`, `dram`, `ssd` or `remote`.
+    pub tier: String,
+    /// Prompt blocks served by this tier (HBM: prefix hits; lower tiers: blocks loaded).
+    pub hit_blocks: u64,
+    /// `hit_blocks` / prompt blocks of the completed requests.
+    pub block_hit_ratio: f64,
+    /// Bytes read out of the tier (all instances).
+    pub bytes_read: u64,
+    /// Bytes written into the tier.
+    pub bytes_written: u64,
+    /// Blocks evicted from the tier.
+    pub evictions: u64,
+}
+
 /// The `summary.json` of a run. Keys are documented in README ("Outputs"). Sweeps read it back
 /// (`Deserialize`) so that a resumed sweep reports exactly what the file says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,7 +77,8 @@ pub struct RunSummary {
     pub tpot_ms: LatencyMs,
     /// End-to-end latency.
     pub e2e_ms: LatencyMs,
-    /// Prompt blocks found in cache / prompt blocks, over completed requests.
+    /// Prompt blocks found in any cache tier (not recomputed) / prompt blocks, over completed
+    /// requests.
     pub block_hit_ratio: f64,
     /// Prompt tokens not recomputed / prompt tokens.
     pub token_hit_ratio: f64,
@@ -72,6 +92,9 @@ pub struct RunSummary {
     pub simulated_s: f64,
     /// Events handled.
     pub events: u64,
+    /// HBM and each configured lower tier.
+    #[serde(default)]
+    pub tiers: Vec<TierSummary>,
     /// Wall-clock seconds of the simulation loop: the only non-deterministic value. Always
     /// set by a run; `None` leaves it out of `summary.json` (sweeps keep it apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +147,22 @@ impl RunSummary {
             } else {
                 0.0
             }),
+            tiers: out
+                .tiers
+                .configured
+                .iter()
+                .map(|&k| {
+                    let c = &out.tiers.counters[k];
+                    TierSummary {
+                        tier: TIER_NAMES[k].to_string(),
+                        hit_blocks: c.hit_blocks,
+                        block_hit_ratio: ratio(c.hit_blocks, sum(|r| r.blocks)),
+                        bytes_read: c.bytes_read,
+                        bytes_written: c.bytes_written,
+                        evictions: c.evictions,
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -149,6 +188,19 @@ impl RunSummary {
             "GPU busy             {:>12.1} %\n",
             self.gpu_busy_fraction * 100.0
         );
+        if self.tiers.len() > 1 {
+            s += "tier        hit ratio   read GB  written GB   evictions\n";
+            for t in &self.tiers {
+                s += &format!(
+                    "  {:<8} {:>10.4} {:>9.1} {:>11.1} {:>11}\n",
+                    t.tier,
+                    t.block_hit_ratio,
+                    t.bytes_read as f64 / 1e9,
+                    t.bytes_written as f64 / 1e9,
+                    t.evictions
+                );
+            }
+        }
         s += "latency (ms)      mean        p50        p90        p99\n";
         s += &lat("TTFT", &self.ttft_ms);
         s += &lat("TPOT", &self.tpot_ms);

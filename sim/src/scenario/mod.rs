@@ -19,6 +19,7 @@ use kvcsim_models::cache::{EvictionConfig, MemoryReserve, capacity_from_hbm};
 use kvcsim_models::gpu::RooflineParams;
 use kvcsim_models::hardware::{self, GpuSpec, LlmSpec};
 use kvcsim_models::routing::RoutingConfig;
+use kvcsim_models::tiers::TierSetup;
 use kvcsim_traces::synth::SynthSpec;
 use kvcsim_traces::{ReadOptions, TraceFormat};
 use serde_norway::Value;
@@ -144,8 +145,10 @@ pub struct Scenario {
     pub router: RoutingConfig,
     /// HBM prefix-cache capacity per instance, blocks.
     pub cache_capacity_blocks: u64,
-    /// Eviction policy.
+    /// HBM eviction policy.
     pub eviction: EvictionConfig,
+    /// Tiers below HBM; `None` when only HBM is configured.
+    pub tiers: Option<TierSetup>,
     /// Interval of the time series.
     pub timeseries_interval: SimDuration,
     /// The raw form, with defaults filled in, for `scenario.resolved.yaml`.
@@ -342,6 +345,10 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
     raw.router
         .build()
         .map_err(|e| ScenarioError::field(source, "router", e.to_string()))?;
+    raw.cache
+        .eviction
+        .validate()
+        .map_err(|e| ScenarioError::field(source, "cache.eviction", e.to_string()))?;
     let reserve = raw.cache.activation_reserve_fraction;
     if !(reserve.is_finite() && (0.0..1.0).contains(&reserve)) {
         return Err(ScenarioError::field(
@@ -367,6 +374,43 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
             )
         })? as u64,
     };
+    let tiers = if raw.cache.tiers.is_empty() {
+        None
+    } else {
+        raw.cache
+            .links
+            .validate()
+            .map_err(|e| ScenarioError::field(source, "cache.links", e.to_string()))?;
+        let block_bytes = u64::from(block_size) * llm.kv_bytes_per_token_tp(u64::from(tp));
+        let mut specs = Vec::new();
+        for (i, t) in raw.cache.tiers.iter().enumerate() {
+            let path = format!("cache.tiers[{i}]");
+            if specs
+                .iter()
+                .any(|s: &kvcsim_models::tiers::TierSpec| s.kind == t.kind)
+            {
+                return Err(ScenarioError::field(
+                    source,
+                    &path,
+                    format!("a second `{}` tier; each kind at most once", t.kind.name()),
+                ));
+            }
+            specs.push(
+                t.resolve(block_bytes)
+                    .map_err(|e| ScenarioError::field(source, &path, e.to_string()))?,
+            );
+        }
+        Some(TierSetup {
+            tiers: specs,
+            placement: raw.cache.placement,
+            links: raw.cache.links.clone(),
+            overlap: raw.cache.load_overlap,
+            instances: instances as usize,
+            tensor_parallel: u64::from(tp),
+            block_bytes,
+            layers: llm.layers,
+        })
+    };
     let interval_s = positive_finite(
         source,
         "output.timeseries_interval_s",
@@ -389,6 +433,7 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         router: raw.router,
         cache_capacity_blocks,
         eviction: raw.cache.eviction,
+        tiers,
         timeseries_interval: SimDuration::from_secs_f64(interval_s),
         raw,
     })

@@ -15,6 +15,7 @@
 use kvcsim_models::cache::EvictionConfig;
 use kvcsim_models::gpu::RooflineParams;
 use kvcsim_models::routing::RoutingConfig;
+use kvcsim_models::tiers::{LinkConfig, LoadOverlap, PlacementConfig, TierConfig};
 use kvcsim_traces::synth::SynthSpec;
 use serde::{Deserialize, Serialize};
 
@@ -149,20 +150,36 @@ impl Default for RawScheduler {
     }
 }
 
-/// The per-instance HBM prefix cache.
+/// The per-instance HBM prefix cache, and the tiers below it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCache {
-    /// Capacity in blocks. Default: derived from HBM (TP x HBM - weights - reserve) / block bytes.
+    /// HBM capacity in blocks. Default: derived from HBM (TP x HBM - weights - reserve) / block
+    /// bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_blocks: Option<u64>,
     /// Fraction of HBM kept for activations and the runtime when deriving the capacity.
     /// Default 0.1 (vLLM's `gpu_memory_utilization` default of 0.9 leaves 10%).
     #[serde(default = "default_reserve")]
     pub activation_reserve_fraction: f64,
-    /// Eviction policy. Default LRU.
+    /// HBM eviction policy. Default LRU.
     #[serde(default)]
     pub eviction: EvictionConfig,
+    /// Tiers below HBM, fastest first (the order evicted blocks move down in), e.g.
+    /// `[{ kind: dram, capacity_gb: 256 }, { kind: ssd, capacity_gb: 3840 }]`. Default none:
+    /// HBM only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierConfig>,
+    /// Where evicted and loaded blocks go: `{ kind: cascade }` (default) or
+    /// `{ kind: hotness, hot_hits: 2 }`.
+    #[serde(default)]
+    pub placement: PlacementConfig,
+    /// PCIe and NIC of each instance (the paths of block moves).
+    #[serde(default)]
+    pub links: LinkConfig,
+    /// Whether a load from a lower tier overlaps the prefill: `none` (default) or `layerwise`.
+    #[serde(default)]
+    pub load_overlap: LoadOverlap,
 }
 
 impl Default for RawCache {
@@ -171,6 +188,10 @@ impl Default for RawCache {
             capacity_blocks: None,
             activation_reserve_fraction: default_reserve(),
             eviction: EvictionConfig::default(),
+            tiers: Vec::new(),
+            placement: PlacementConfig::default(),
+            links: LinkConfig::default(),
+            load_overlap: LoadOverlap::default(),
         }
     }
 }

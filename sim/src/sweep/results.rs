@@ -267,6 +267,7 @@ mod tests {
                 events: 9,
                 wall_s: Some(0.01),
                 events_per_s: Some(900.0),
+                tiers: Vec::new(),
             })),
         ];
         let t = summary_table(&[], &points, &outcomes);

@@ -70,6 +70,10 @@ pub struct Instance {
     pub decode_finish: BinaryHeap<Reverse<(u64, ReqIdx)>>,
     /// Number of decoding requests.
     pub decoding: u64,
+    /// Admitted requests waiting for blocks loaded from lower tiers.
+    pub loading: u64,
+    /// HBM evictions already reported in the time series.
+    pub evictions_reported: u64,
     /// Sum over decoding requests of (input tokens - iteration number before their first decode
     /// step), so that their total KV context at iteration `i` is `decode_ctx_base + decoding*i`.
     pub decode_ctx_base: i64,
@@ -98,6 +102,8 @@ impl Instance {
             prefilling: VecDeque::new(),
             decode_finish: BinaryHeap::new(),
             decoding: 0,
+            loading: 0,
+            evictions_reported: 0,
             decode_ctx_base: 0,
             next_iteration: 0,
             busy: None,
@@ -109,9 +115,9 @@ impl Instance {
         }
     }
 
-    /// Requests admitted and not finished.
+    /// Requests admitted and not finished (loading, prefilling or decoding).
     pub fn running(&self) -> u64 {
-        self.decoding + self.prefilling.len() as u64
+        self.loading + self.decoding + self.prefilling.len() as u64
     }
 
     /// Total KV context of the decoding requests in iteration `i`.

@@ -18,11 +18,13 @@ pub mod rdma_bench;
 pub mod records;
 pub mod request;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use kvcsim_models::cache::{Admit, BlockId, PrefixCache};
+use kvcsim_models::cache::{Admit, BlockId, BlockMeta, FutureUses, PrefixCache};
 use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
 use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
+use kvcsim_models::tiers::{HBM, TierHierarchy, TierKind};
 
 use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::scenario::{Scenario, SchedulerConfig};
@@ -37,6 +39,8 @@ pub enum Event {
     RequestArrived(ReqIdx),
     /// The prefix lookup of request `0` answered; it can queue at its instance.
     LookupReplied(ReqIdx),
+    /// The blocks request `0` loads from lower tiers have arrived in HBM; its prefill can run.
+    LoadFinished(ReqIdx),
     /// Instance `0` finished its current iteration.
     IterationFinished(u32),
     /// A time-series interval ended.
@@ -81,6 +85,18 @@ pub struct RunOutput {
     pub end: SimTime,
     /// Total GPU busy time per instance, ns.
     pub busy_ns: Vec<u64>,
+    /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
+    /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
+    pub tiers: TierTotals,
+}
+
+/// Tier counters of a whole run.
+#[derive(Debug, Clone, Default)]
+pub struct TierTotals {
+    /// Counters by tier index (0 HBM, 1 DRAM, 2 SSD, 3 remote).
+    pub counters: [kvcsim_models::tiers::TierCounters; 4],
+    /// Tier indices configured (HBM always).
+    pub configured: Vec<usize>,
 }
 
 struct World {
@@ -96,6 +112,10 @@ struct World {
     finished: u64,
     records: RunRecords,
     evicted: Vec<BlockId>,
+    /// Tiers below HBM, if configured.
+    tiers: Option<TierHierarchy>,
+    /// HBM victims waiting to be demoted.
+    demote: Vec<(BlockId, BlockMeta)>,
     /// The pending end-of-interval event, cancelled once the last request finishes so that the
     /// run ends at its last completion.
     tick: Option<EventId>,
@@ -114,14 +134,33 @@ pub fn run(
         scenario.gpu_params.clone(),
     )?;
     let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
+    // Belady reads the future: every block's uses at its requests' arrival times.
+    let offline = scenario.eviction.is_offline()
+        || scenario
+            .tiers
+            .as_ref()
+            .is_some_and(|t| t.tiers.iter().any(|s| s.eviction.is_offline()));
+    let future = offline.then(|| {
+        Arc::new(FutureUses::from_uses(
+            arrivals
+                .iter()
+                .flat_map(|a| a.blocks.iter().map(|&b| (b, a.at.as_nanos()))),
+        ))
+    });
     let instances = (0..scenario.instances)
         .map(|_| {
-            Instance::new(PrefixCache::new(
-                capacity,
-                scenario.eviction.build(capacity),
-            ))
+            let policy = scenario.eviction.build(capacity, future.as_ref())?;
+            let mut cache = PrefixCache::new(capacity, policy);
+            if scenario.tiers.is_some() {
+                cache.log_evictions();
+            }
+            Ok(Instance::new(cache))
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tiers = match &scenario.tiers {
+        Some(setup) => Some(TierHierarchy::new(setup, future.as_ref())?),
+        None => None,
+    };
     let reqs = arrivals
         .into_iter()
         .map(|a| Req {
@@ -133,7 +172,10 @@ pub fn run(
             instance: 0,
             phase: Phase::LookingUp,
             admitted: SimTime::ZERO,
+            load_ready: SimTime::ZERO,
             hit_blocks: 0,
+            loaded_blocks: 0,
+            tier_blocks: [0; 4],
             cached_tokens: 0,
             prefilled_tokens: 0,
             private_blocks: 0,
@@ -158,6 +200,8 @@ pub fn run(
         finished: 0,
         records: RunRecords::default(),
         evicted: Vec::new(),
+        tiers,
+        demote: Vec::new(),
         tick: None,
     };
     let mut engine = Engine::new();
@@ -184,7 +228,35 @@ pub fn run(
     let end = engine.now();
     world.close_interval(end, true);
     world.records.requests.sort_by_key(|r| r.request_id);
+    let mut tier_totals = TierTotals {
+        configured: vec![HBM],
+        ..Default::default()
+    };
+    match &world.tiers {
+        Some(t) => {
+            tier_totals.counters = t.cluster_totals();
+            tier_totals
+                .configured
+                .extend(t.kinds().map(kvcsim_models::tiers::tier_index));
+        }
+        None => {
+            // Without lower tiers the HBM counters come from the caches themselves.
+            let hbm = &mut tier_totals.counters[HBM];
+            hbm.evictions = world
+                .instances
+                .iter()
+                .map(|i| i.cache.stats().evictions)
+                .sum();
+            hbm.hit_blocks = world
+                .records
+                .requests
+                .iter()
+                .map(|r| r.hbm_hit_blocks)
+                .sum();
+        }
+    }
     Ok(RunOutput {
+        tiers: tier_totals,
         busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
         records: world.records,
         events: engine.events_processed(),
@@ -216,6 +288,7 @@ impl World {
         match event {
             Event::RequestArrived(r) => self.on_request_arrived(engine, r),
             Event::LookupReplied(r) => self.on_lookup_replied(engine, r),
+            Event::LoadFinished(r) => self.on_load_finished(engine, r),
             Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
             Event::IntervalEnded => self.on_interval_ended(engine),
         }
@@ -306,6 +379,11 @@ impl World {
             };
             let req = &mut self.reqs[r as usize];
             let hit = inst.cache.longest_prefix(&req.blocks);
+            // Blocks after the HBM prefix that lower tiers hold: loaded, not recomputed.
+            let lower = self
+                .tiers
+                .as_ref()
+                .map_or(0, |t| t.continuation(i as usize, &req.blocks, hit));
             let prompt_blocks = req.prompt_blocks(bs);
             let private = prompt_blocks - hit as u64 + req.decode_blocks(bs);
             if private + hit as u64 > inst.cache.capacity_blocks() as u64 {
@@ -325,10 +403,16 @@ impl World {
             if inst.cache.available_blocks().saturating_sub(evictable_hits) < private as usize {
                 break; // wait for running requests to free KV
             }
-            let cached = (hit as u64 * bs).min(req.input_tokens.saturating_sub(1));
+            let cached = ((hit + lower) as u64 * bs).min(req.input_tokens.saturating_sub(1));
             let remaining = req.input_tokens - cached;
-            let Some(take) = prefill_take(&sched, remaining, budget, it.prefills.is_empty()) else {
-                break; // whole prompt must fit in this iteration
+            // A request that loads blocks computes nothing until they arrive.
+            let take = if lower > 0 {
+                0
+            } else {
+                match prefill_take(&sched, remaining, budget, it.prefills.is_empty()) {
+                    Some(take) => take,
+                    None => break, // whole prompt must fit in this iteration
+                }
             };
             inst.waiting.pop_front();
             let looked_up = inst.cache.lookup(&req.blocks, now.as_nanos());
@@ -342,14 +426,36 @@ impl World {
                 .expect("availability checked above");
             inst.interval.lookups += 1;
             inst.interval.lookup_blocks += req.blocks.len() as u64;
-            inst.interval.hit_blocks += hit as u64;
-            req.phase = Phase::Prefilling;
+            inst.interval.hit_blocks += (hit + lower) as u64;
             req.admitted = now;
+            req.load_ready = now;
             req.hit_blocks = hit as u32;
+            req.loaded_blocks = lower as u32;
             req.cached_tokens = cached;
             req.prefilled_tokens = cached;
             req.private_blocks = private as u32;
             inst.outstanding_tokens -= cached;
+            if let Some(tiers) = &mut self.tiers {
+                let i = i as usize;
+                tiers.hbm_hits(i, &req.blocks[..hit]);
+                // Load before demoting the victims of this admission: demotions can push
+                // blocks out of the last tier, and these ones were found where they are.
+                let load =
+                    (lower > 0).then(|| tiers.load(i, &req.blocks, hit, lower, now.as_nanos()));
+                inst.cache.take_evicted(&mut self.demote);
+                for (block, meta) in self.demote.drain(..) {
+                    tiers.evicted_from_hbm(i, block, meta);
+                }
+                if let Some(load) = load {
+                    req.tier_blocks = load.blocks.map(|b| b as u32);
+                    req.load_ready = SimTime(load.ready_ns);
+                    req.phase = Phase::Loading;
+                    inst.loading += 1;
+                    engine.schedule_at(req.load_ready, Event::LoadFinished(r));
+                    continue;
+                }
+            }
+            req.phase = Phase::Prefilling;
             inst.prefilling.push_back(r);
             self.batch.push_prefill(take, cached);
             it.prefills.push((r, take));
@@ -365,6 +471,19 @@ impl World {
             SimDuration::from_secs_f64(secs),
             Event::IterationFinished(i),
         );
+    }
+
+    fn on_load_finished(&mut self, engine: &mut Engine<Event>, r: ReqIdx) {
+        let req = &mut self.reqs[r as usize];
+        debug_assert_eq!(req.phase, Phase::Loading);
+        req.phase = Phase::Prefilling;
+        let i = req.instance;
+        let inst = &mut self.instances[i as usize];
+        inst.loading -= 1;
+        inst.prefilling.push_back(r);
+        if inst.busy.is_none() {
+            self.start_iteration(engine, i);
+        }
     }
 
     fn on_iteration_finished(&mut self, engine: &mut Engine<Event>, i: u32) {
@@ -403,9 +522,18 @@ impl World {
             inst.cache.free_private(new_blocks);
             req.private_blocks -= new_blocks as u32;
             for (depth, &b) in req.blocks.iter().enumerate().skip(hit) {
+                let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
                 inst.cache
-                    .insert(b, depth as u32, now.as_nanos(), Admit::Pinned)
+                    .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
                     .expect("space was reserved at admission");
+            }
+            if let Some(tiers) = &mut self.tiers {
+                inst.cache.take_evicted(&mut self.demote);
+                for (block, meta) in self.demote.drain(..) {
+                    tiers.evicted_from_hbm(i as usize, block, meta);
+                }
+                let computed_from = hit + req.loaded_blocks as usize;
+                tiers.computed(i as usize, &req.blocks, computed_from, now.as_nanos());
             }
             let steps = req.decode_steps();
             if steps == 0 {
@@ -443,10 +571,15 @@ impl World {
             input_tokens: req.input_tokens,
             output_tokens: req.output_tokens,
             blocks: req.blocks.len() as u64,
-            hit_blocks: u64::from(req.hit_blocks),
+            hit_blocks: u64::from(req.hit_blocks + req.loaded_blocks),
+            hbm_hit_blocks: u64::from(req.hit_blocks),
+            dram_hit_blocks: u64::from(req.tier_blocks[1]),
+            ssd_hit_blocks: u64::from(req.tier_blocks[2]),
+            remote_hit_blocks: u64::from(req.tier_blocks[3]),
             cached_tokens: req.cached_tokens,
             queue_ns: (req.admitted - req.arrival).as_nanos(),
-            prefill_ns: (req.first_token - req.admitted).as_nanos(),
+            load_ns: (req.load_ready - req.admitted).as_nanos(),
+            prefill_ns: (req.first_token - req.load_ready).as_nanos(),
             ttft_ns: ttft.as_nanos(),
             tpot_ns: (req.finish - req.first_token)
                 .as_nanos()
@@ -476,6 +609,24 @@ impl World {
             }
             let len = now.saturating_since(inst.interval_start).as_nanos().max(1);
             let c = inst.interval;
+            let mut tiers = match &mut self.tiers {
+                Some(t) => t.take_interval(idx),
+                None => Default::default(),
+            };
+            let hbm_evictions = inst.cache.stats().evictions;
+            tiers[HBM].evictions = hbm_evictions - inst.evictions_reported;
+            inst.evictions_reported = hbm_evictions;
+            let resident = |kind| {
+                self.tiers
+                    .as_ref()
+                    .map_or(0, |t| t.resident_blocks(idx, kind) as u64)
+            };
+            let tier_blocks = [
+                0,
+                resident(TierKind::Dram),
+                resident(TierKind::Ssd),
+                resident(TierKind::Remote),
+            ];
             self.records.timeseries.push(TimeseriesRow {
                 time_ns: now.as_nanos(),
                 interval_ns: len,
@@ -490,6 +641,8 @@ impl World {
                 lookups: c.lookups,
                 lookup_blocks: c.lookup_blocks,
                 hit_blocks: c.hit_blocks,
+                tiers,
+                tier_blocks,
             });
             inst.interval = Default::default();
             inst.interval_start = now;

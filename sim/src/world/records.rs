@@ -1,5 +1,7 @@
 //! Records a run produces, and their tables. Column names carry their units; README lists them.
 
+use kvcsim_models::tiers::{TIER_NAMES, TierCounters};
+
 use crate::output::{Column, Table};
 
 /// One completed request (`requests.parquet`).
@@ -17,13 +19,24 @@ pub struct RequestRecord {
     pub output_tokens: u64,
     /// KV blocks of the prompt (its `hash_ids`).
     pub blocks: u64,
-    /// Leading blocks found in the instance's cache when it was admitted.
+    /// Leading blocks found in the instance's cache tiers when it was admitted (HBM prefix
+    /// plus the blocks after it loaded from lower tiers): not recomputed.
     pub hit_blocks: u64,
+    /// Of those, found in HBM.
+    pub hbm_hit_blocks: u64,
+    /// Loaded from host DRAM.
+    pub dram_hit_blocks: u64,
+    /// Loaded from the local SSD.
+    pub ssd_hit_blocks: u64,
+    /// Loaded from the remote pool.
+    pub remote_hit_blocks: u64,
     /// Prompt tokens not recomputed: min(hit_blocks x block_size, input_tokens - 1).
     pub cached_tokens: u64,
     /// Arrival to admission by the scheduler, ns.
     pub queue_ns: u64,
-    /// Admission to first token (all prefill iterations, including batching with others), ns.
+    /// Admission to the end of its loads from lower tiers (0 without), ns.
+    pub load_ns: u64,
+    /// End of loads to first token (all prefill iterations, including batching with others), ns.
     pub prefill_ns: u64,
     /// Arrival to first token, ns.
     pub ttft_ns: u64,
@@ -62,8 +75,14 @@ pub struct TimeseriesRow {
     pub lookups: u64,
     /// Blocks those lookups asked for.
     pub lookup_blocks: u64,
-    /// Blocks those lookups found.
+    /// Blocks those lookups found (HBM prefix plus lower-tier continuation).
     pub hit_blocks: u64,
+    /// Per tier (index 0 HBM, 1 DRAM, 2 SSD, 3 remote), what this instance's traffic did in the
+    /// interval: hits (lower tiers: blocks loaded from it), bytes read and written, evictions.
+    pub tiers: [TierCounters; 4],
+    /// Blocks resident in each lower tier store the instance uses, end of interval (index 0
+    /// unused).
+    pub tier_blocks: [u64; 4],
 }
 
 /// Everything recorded by one run.
@@ -95,8 +114,13 @@ impl RunRecords {
             .with("output_tokens", column!(r, U64, output_tokens))
             .with("blocks", column!(r, U64, blocks))
             .with("hit_blocks", column!(r, U64, hit_blocks))
+            .with("hbm_hit_blocks", column!(r, U64, hbm_hit_blocks))
+            .with("dram_hit_blocks", column!(r, U64, dram_hit_blocks))
+            .with("ssd_hit_blocks", column!(r, U64, ssd_hit_blocks))
+            .with("remote_hit_blocks", column!(r, U64, remote_hit_blocks))
             .with("cached_tokens", column!(r, U64, cached_tokens))
             .with("queue_ns", column!(r, U64, queue_ns))
+            .with("load_ns", column!(r, U64, load_ns))
             .with("prefill_ns", column!(r, U64, prefill_ns))
             .with("ttft_ns", column!(r, U64, ttft_ns))
             .with("tpot_ns", column!(r, U64, tpot_ns))
@@ -107,7 +131,7 @@ impl RunRecords {
     /// The `timeseries.parquet` table.
     pub fn timeseries_table(&self) -> Table {
         let t = &self.timeseries;
-        Table::new()
+        let mut table = Table::new()
             .with("time_ns", column!(t, U64, time_ns))
             .with("interval_ns", column!(t, U64, interval_ns))
             .with("instance", column!(t, U32, instance))
@@ -120,6 +144,28 @@ impl RunRecords {
             .with("cached_blocks", column!(t, U64, cached_blocks))
             .with("lookups", column!(t, U64, lookups))
             .with("lookup_blocks", column!(t, U64, lookup_blocks))
-            .with("hit_blocks", column!(t, U64, hit_blocks))
+            .with("hit_blocks", column!(t, U64, hit_blocks));
+        let per_tier = |f: fn(&TierCounters) -> u64, k: usize| {
+            Column::U64(t.iter().map(|row| f(&row.tiers[k])).collect())
+        };
+        for (k, name) in TIER_NAMES.iter().enumerate().skip(1) {
+            table = table.with(&format!("{name}_hit_blocks"), per_tier(|c| c.hit_blocks, k));
+        }
+        for (k, name) in TIER_NAMES.iter().enumerate() {
+            table = table
+                .with(&format!("{name}_bytes_read"), per_tier(|c| c.bytes_read, k))
+                .with(
+                    &format!("{name}_bytes_written"),
+                    per_tier(|c| c.bytes_written, k),
+                )
+                .with(&format!("{name}_evictions"), per_tier(|c| c.evictions, k));
+        }
+        for (k, name) in TIER_NAMES.iter().enumerate().skip(1) {
+            table = table.with(
+                &format!("{name}_blocks"),
+                Column::U64(t.iter().map(|row| row.tier_blocks[k]).collect()),
+            );
+        }
+        table
     }
 }

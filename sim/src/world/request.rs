@@ -2,9 +2,9 @@
 //!
 //! ```text
 //!   Arrived ─route─▶ LookingUp ─reply─▶ Waiting ─admit─▶ Prefilling ─last chunk─▶ Decoding ─▶ Done
-//!                                         │ queue full                  (first token)
-//!                                         ▼
-//!                                      Rejected
+//!                                         │ queue full  │               ▲ (first token)
+//!                                         ▼             └─▶ Loading ────┘ blocks from lower
+//!                                      Rejected              tiers arrived (LoadFinished)
 //! ```
 
 use kvcsim_models::cache::BlockId;
@@ -18,6 +18,8 @@ pub enum Phase {
     LookingUp,
     /// In an instance's waiting queue.
     Waiting,
+    /// Admitted; waiting for blocks loaded from lower tiers.
+    Loading,
     /// Admitted; prompt tokens being computed.
     Prefilling,
     /// Generating output tokens.
@@ -47,8 +49,14 @@ pub struct Req {
     pub phase: Phase,
     /// When the scheduler admitted it.
     pub admitted: SimTime,
-    /// Leading blocks found in the instance's cache at admission.
+    /// When its loads from lower tiers had arrived (= `admitted` without loads).
+    pub load_ready: SimTime,
+    /// Leading blocks found in the instance's HBM cache at admission.
     pub hit_blocks: u32,
+    /// Blocks after those found in lower tiers and loaded.
+    pub loaded_blocks: u32,
+    /// Loaded blocks by tier index (1 DRAM, 2 SSD, 3 remote).
+    pub tier_blocks: [u32; 4],
     /// Prompt tokens not recomputed thanks to the hit.
     pub cached_tokens: u64,
     /// Prompt tokens whose KV exists (cached plus computed so far).

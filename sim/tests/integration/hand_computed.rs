@@ -145,3 +145,83 @@ fn requests_in_flight_cannot_hit_blocks_not_yet_computed() {
         "B admitted when A's prefill ended"
     );
 }
+
+#[test]
+fn a_block_evicted_to_dram_is_loaded_back_before_the_prefill() {
+    // As above (capacity 4, 2-block requests 1 s apart), with a DRAM tier below HBM:
+    //   A [1,2], B [3,4], C [5,6] evicts 2 and 1 into DRAM; D [1,2] misses HBM, finds both
+    //   blocks in DRAM and loads them: 2 x 16 tokens x 128 KiB = 4,194,304 B over the DRAM
+    //   read port (77 GB/s) and PCIe Gen5 x16 (63.0 GB/s x 0.8 = 50.4 GB/s, the bottleneck):
+    //   ceil(4,194,304 / 50.4e9 s) + 0.1 us (DRAM) + 1 us (PCIe) latency. Its evictions (4, 3)
+    //   go down the other PCIe direction and DRAM's write port: no contention with the load.
+    //   TTFT = queue (0) + load + prefill(new 1, cached 31).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let rows: Vec<(u64, u64, u64, &[u64])> = vec![
+        (0, 32, 1, &[1, 2]),
+        (1000, 32, 1, &[3, 4]),
+        (2000, 32, 1, &[5, 6]),
+        (3000, 32, 1, &[1, 2]),
+    ];
+    write_trace(&trace, &rows);
+    let s = load_str(
+        &format!(
+            "workload:\n  trace: {}\n  block_size: 16\ncache:\n  capacity_blocks: 4\n  tiers: [{{ kind: dram, capacity_blocks: 100 }}]\n",
+            trace.display()
+        ),
+        "test.yaml",
+        Path::new(""),
+        &[],
+    )
+    .unwrap();
+    let recs = run(&s);
+    let d = &recs[3];
+    assert_eq!(
+        (d.hit_blocks, d.hbm_hit_blocks, d.dram_hit_blocks),
+        (2, 0, 2)
+    );
+    assert_eq!(d.cached_tokens, 31);
+    let pcie = kvcsim_models::tiers::LinkConfig::default()
+        .pcie_bytes_per_s()
+        .unwrap();
+    let load = (4_194_304.0 / pcie * 1e9).ceil() as u64 + 100 + 1_000;
+    assert_eq!(d.load_ns, load);
+    assert_eq!(
+        d.prefill_ns,
+        ns(gpu(&s).iteration_time(&Batch::prefill(1, 31)))
+    );
+    assert_eq!(d.ttft_ns, d.queue_ns + d.load_ns + d.prefill_ns);
+    assert_eq!(d.queue_ns, 0);
+    // Without the tier, D recomputes its prompt.
+    assert_eq!(run(&scenario(&trace, 4))[3].hit_blocks, 0);
+}
+
+#[test]
+fn a_load_is_served_before_the_admission_s_own_victims_move_down() {
+    // HBM of 2 blocks over a DRAM tier of 1 (the last tier). A [1], B [2], C [3] one second
+    // apart: C evicts 1 into DRAM. D [1] finds 1 in DRAM; making room for it evicts 2 from
+    // HBM, whose demotion pushes 1 out of DRAM. The load is reserved first, so D still gets
+    // its block (and DRAM ends with 2).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let rows: Vec<(u64, u64, u64, &[u64])> = vec![
+        (0, 16, 1, &[1]),
+        (1000, 16, 1, &[2]),
+        (2000, 16, 1, &[3]),
+        (3000, 16, 1, &[1]),
+    ];
+    write_trace(&trace, &rows);
+    let s = load_str(
+        &format!(
+            "workload:\n  trace: {}\n  block_size: 16\ncache:\n  capacity_blocks: 2\n  tiers: [{{ kind: dram, capacity_blocks: 1 }}]\n",
+            trace.display()
+        ),
+        "test.yaml",
+        Path::new(""),
+        &[],
+    )
+    .unwrap();
+    let recs = run(&s);
+    assert_eq!((recs[3].dram_hit_blocks, recs[3].cached_tokens), (1, 15));
+    assert!(recs[3].load_ns > 0);
+}

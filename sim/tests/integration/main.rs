@@ -3,7 +3,9 @@
 mod cli;
 mod determinism;
 mod hand_computed;
+mod replay;
 mod sweeps;
+mod tiers;
 
 use std::path::Path;
 
