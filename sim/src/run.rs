@@ -85,6 +85,11 @@ pub fn write_outputs(
         &dir.join("summary.json"),
         &(serde_json::to_string_pretty(summary)? + "\n"),
     )?;
+    write_resolved(dir, scenario)
+}
+
+/// Writes `scenario.resolved.yaml`: the scenario with defaults filled in and the version.
+pub fn write_resolved(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
     let resolved = Resolved {
         kvcsim_version: env!("CARGO_PKG_VERSION"),
         scenario: &scenario.raw,
@@ -92,8 +97,7 @@ pub fn write_outputs(
     write_text_atomic(
         &dir.join("scenario.resolved.yaml"),
         &serde_norway::to_string(&resolved)?,
-    )?;
-    Ok(())
+    )
 }
 
 /// Loads nothing: checks `dir`, simulates, writes.

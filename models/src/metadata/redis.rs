@@ -247,21 +247,24 @@ impl MetadataBackend for Redis {
     }
 
     fn plan_lookup(&self, keys: &[Key], runs: &[(usize, usize)]) -> Vec<MetaOp> {
-        let mut ops = Vec::new();
-        let mut singles = Vec::new();
+        // Prompt order; batched gets go as one command where the first of them is.
+        let batch = self.cfg.mget || self.cfg.pipelining;
+        let mut ops: Vec<MetaOp> = Vec::new();
+        let mut batch_at: Option<usize> = None;
         for &(s, n) in runs {
             if n >= 2 {
                 ops.push(MetaOp::new(OpKind::Range, keys[s..s + n].to_vec()));
+            } else if batch {
+                match batch_at {
+                    Some(i) => ops[i].keys.extend_from_slice(&keys[s..s + n]),
+                    None => {
+                        batch_at = Some(ops.len());
+                        ops.push(MetaOp::new(OpKind::Get, keys[s..s + n].to_vec()));
+                    }
+                }
             } else {
-                singles.extend_from_slice(&keys[s..s + n]);
+                ops.extend(one_per_key(OpKind::Get, &keys[s..s + n]));
             }
-        }
-        if self.cfg.mget || self.cfg.pipelining {
-            if !singles.is_empty() {
-                ops.push(MetaOp::new(OpKind::Get, singles));
-            }
-        } else {
-            ops.extend(one_per_key(OpKind::Get, &singles));
         }
         ops
     }

@@ -14,6 +14,8 @@
 //! records, byte for byte, whatever else runs in the process.
 
 pub mod instance;
+pub mod metadata_bench;
+pub mod metadata_driver;
 pub mod rdma_bench;
 pub mod records;
 pub mod request;
