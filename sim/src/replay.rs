@@ -39,6 +39,9 @@ pub struct OpSummary {
 pub struct BackendRun {
     /// Backend.
     pub backend: &'static str,
+    /// Metadata time of one request's lookup (its lookup operations back to back) after the
+    /// warm-up, milliseconds: what a request's TTFT pays.
+    pub lookup_per_request_ms: LatencyMs,
     /// Operations.
     pub ops: u64,
     /// Keys stored at the end.
@@ -93,16 +96,36 @@ pub fn replay_to_dir(scenario: &Scenario, dir: &Path) -> anyhow::Result<(ReplayS
     write_resolved(dir, scenario)?;
     let mut text = metadata_bench::table_text(&rows);
     text += &format!(
-        "\n{:<14} {:>9} {:>10} {:>10} {:>8}\n",
-        "backend", "ops", "events", "sim_s", "wall_s"
+        "\n{:<14} {:>13} {:>13} {:>9} {:>10} {:>8}\n",
+        "backend", "req_p50_us", "req_p99_us", "ops", "events", "wall_s"
     );
     for b in &summary.backends {
         text += &format!(
-            "{:<14} {:>9} {:>10} {:>10.1} {:>8.3}\n",
-            b.backend, b.ops, b.events, b.simulated_s, b.wall_s
+            "{:<14} {:>13.2} {:>13.2} {:>9} {:>10} {:>8.3}\n",
+            b.backend,
+            b.lookup_per_request_ms.p50 * 1e3,
+            b.lookup_per_request_ms.p99 * 1e3,
+            b.ops,
+            b.events,
+            b.wall_s
         );
     }
+    text += "req_*: one request's lookup operations back to back (its metadata share of TTFT)\n";
     Ok((summary, text))
+}
+
+/// Sum of each request's lookup latencies (get, range, prefix), requests issued after the
+/// warm-up.
+fn per_request(o: &ReplayOutput, warmup_ns: u64) -> LatencyMs {
+    let mut sums: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    for r in &o.records {
+        if !r.op.is_write() {
+            let e = sums.entry(r.request_id).or_insert((r.issue_ns, 0));
+            e.0 = e.0.min(r.issue_ns);
+            e.1 += r.latency_ns;
+        }
+    }
+    LatencyMs::of_ns(sums.values().filter(|v| v.0 >= warmup_ns).map(|v| v.1))
 }
 
 fn summarise(
@@ -142,6 +165,7 @@ fn summarise(
             .iter()
             .map(|o| BackendRun {
                 backend: o.backend,
+                lookup_per_request_ms: per_request(o, warmup_ns),
                 ops: o.records.len() as u64,
                 keys_stored: o.keys_stored,
                 events: o.events,

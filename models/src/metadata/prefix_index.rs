@@ -12,13 +12,15 @@
 //! ```
 //!
 //! Because block hashes are chained (a block's hash covers its whole prefix), a present block
-//! implies its prefix was inserted, and the walk stops at the first absent block. Two-sided
+//! implies its prefix was inserted: presence is monotone along a request, and the server finds
+//! the boundary by bisection in ⌈log2(n + 1)⌉ hash probes (or, `binary_search: false`, by
+//! walking until the first absent block). Two-sided
 //! RDMA (SEND/RECV) carries the RPC, as eRPC-style systems do.
 //!
 //! | op | messages (RTTs) | server work | bytes |
 //! |---|---|---|---|
 //! | prefix, all blocks in the local cache | none | none (client: `local_ns_per_block` per block) | 0 |
-//! | prefix | request, reply (1) | `rpc_overhead_ns` + `per_block_ns` × (found + 1) | 16 + 8 (n − c) → 16 + 8 found |
+//! | prefix | request, reply (1) | `rpc_overhead_ns` + `per_block_ns` × ⌈log2(n − c + 1)⌉ probes (bisection; walking: found + 1) | 16 + 8 (n − c) → 16 + 8 found |
 //! | insert (a request's new blocks, batched) | 1 | overhead + per_block × k | 16 + 16 k → 16 |
 //! | delete (evicted blocks, batched) | 1 | overhead + per_block × k | 16 + 8 k → 16 |
 //!
@@ -52,6 +54,10 @@ pub struct PrefixIndexConfig {
     /// Server cost per block probed, ns. Default 100 ([R] one DRAM miss).
     #[serde(default = "d_per_block")]
     pub per_block_ns: f64,
+    /// Find the prefix boundary by bisection (⌈log2(n + 1)⌉ probes) instead of walking it
+    /// block by block. Default true.
+    #[serde(default = "yes")]
+    pub binary_search: bool,
     /// Client cost per block found in the local cache, ns. Default 20 [R].
     #[serde(default = "d_local")]
     pub local_ns_per_block: f64,
@@ -71,6 +77,9 @@ pub struct PrefixIndexConfig {
 
 fn d_threads() -> u32 {
     2
+}
+fn yes() -> bool {
+    true
 }
 fn d_overhead() -> f64 {
     100.0
@@ -98,6 +107,7 @@ impl Default for PrefixIndexConfig {
             server_threads: d_threads(),
             rpc_overhead_ns: d_overhead(),
             per_block_ns: d_per_block(),
+            binary_search: true,
             local_ns_per_block: d_local(),
             client_cache_blocks: d_cache(),
             hot_threshold: d_hot(),
@@ -229,18 +239,35 @@ impl PrefixIndex {
                 local_ns: Some(ns),
             };
         }
-        let mut found = 0u64;
-        let mut admit = Vec::new();
-        for &k in &keys[local..] {
-            match self.blocks.get_mut(&k) {
-                Some(refs) => {
-                    *refs += 1;
-                    found += 1;
-                    if *refs >= hot {
-                        admit.push(k);
-                    }
+        let rest_keys = &keys[local..];
+        let (found, probes) = if self.cfg.binary_search {
+            // Presence is prefix-closed along a chain (a present block's hash covers its whole
+            // prefix, and prefixes are inserted before their extensions), so the boundary is
+            // found by bisection: ⌈log2(n + 1)⌉ probes.
+            let (mut lo, mut hi, mut probes) = (0usize, rest_keys.len(), 0u64);
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                probes += 1;
+                if self.blocks.contains_key(&rest_keys[mid - 1]) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
                 }
-                None => break,
+            }
+            (lo as u64, probes)
+        } else {
+            let f = rest_keys
+                .iter()
+                .take_while(|k| self.blocks.contains_key(k))
+                .count() as u64;
+            (f, (f + 1).min(rest_keys.len() as u64))
+        };
+        let mut admit = Vec::new();
+        for k in &rest_keys[..found as usize] {
+            let refs = self.blocks.get_mut(k).expect("found blocks are present");
+            *refs += 1;
+            if *refs >= hot {
+                admit.push(*k);
             }
         }
         let rest = (keys.len() - local) as u64;
@@ -248,7 +275,7 @@ impl PrefixIndex {
         PrefixOp {
             kind: OpKind::Prefix,
             node,
-            probes: (found + 1).min(rest),
+            probes,
             found: local as u64 + found,
             admit,
             rpc: Some(Rpc {
@@ -417,8 +444,8 @@ mod tests {
                 response_bytes: 40
             })
         );
-        // Probes: 3 found + the miss.
-        assert_eq!(p.serve_rpc(1, 0.0).ready_ns, 100.0 + 400.0);
+        // Bisection over 5 keys: probe 3rd (present), then 4th (absent): 2 probes.
+        assert_eq!(p.serve_rpc(1, 0.0).ready_ns, 100.0 + 200.0);
         assert_eq!(
             p.on_step_done(1, 0.0),
             Step::Done(Outcome {
