@@ -68,7 +68,8 @@ struct Resolved<'a> {
 }
 
 /// Writes a run's files into `dir` (which [`prepare_dir`] checked): `requests.parquet`,
-/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`.
+/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`, and `metadata_ops.parquet`
+/// when `metadata.record_ops` is set.
 pub fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -81,6 +82,10 @@ pub fn write_outputs(
     out.records
         .timeseries_table()
         .write_parquet(&dir.join("timeseries.parquet"))?;
+    if scenario.metadata.as_ref().is_some_and(|m| m.record_ops) {
+        crate::output::metadata::ops_table(&out.metadata_ops)
+            .write_parquet(&dir.join("metadata_ops.parquet"))?;
+    }
     write_text_atomic(
         &dir.join("summary.json"),
         &(serde_json::to_string_pretty(summary)? + "\n"),

@@ -28,6 +28,7 @@
 //! * [`chime::Chime`]: CHIME's B+tree with hopscotch-hashed leaves (SOSP'24).
 //! * [`prefix_index::PrefixIndex`]: kvcsim's radix index answering the longest cached prefix in
 //!   one two-sided RDMA round trip, with a reuse-optimised client cache.
+//! * [`ideal::Ideal`]: answers instantly (the zero-cost baseline of a cluster run).
 //!
 //! Constants and per-operation verb sequences come from
 //! `../shared/calibration/DM_INDEX_MODELS.md` (cited as DM §n) and
@@ -45,6 +46,7 @@
 
 pub mod chime;
 mod hopscotch;
+pub mod ideal;
 mod index_cache;
 pub mod keys;
 pub mod prefix_index;
@@ -233,6 +235,8 @@ pub enum BackendConfig {
     Chime(chime::ChimeConfig),
     /// kvcsim's prefix index.
     PrefixIndex(prefix_index::PrefixIndexConfig),
+    /// Instant answers: the zero-cost baseline of a cluster run.
+    Ideal(ideal::IdealConfig),
 }
 
 impl BackendConfig {
@@ -243,6 +247,7 @@ impl BackendConfig {
             BackendConfig::Sherman(_) => "sherman",
             BackendConfig::Chime(_) => "chime",
             BackendConfig::PrefixIndex(_) => "prefix-index",
+            BackendConfig::Ideal(_) => "ideal",
         }
     }
 
@@ -254,6 +259,7 @@ impl BackendConfig {
             BackendConfig::Sherman(c) => &c.network,
             BackendConfig::Chime(c) => &c.network,
             BackendConfig::PrefixIndex(c) => &c.network,
+            BackendConfig::Ideal(_) => &None,
         };
         own.as_deref().unwrap_or(default_rdma)
     }
@@ -265,6 +271,7 @@ impl BackendConfig {
             BackendConfig::Sherman(c) => c.validate(),
             BackendConfig::Chime(c) => c.validate(),
             BackendConfig::PrefixIndex(c) => c.validate(),
+            BackendConfig::Ideal(_) => Ok(()),
         }
     }
 
@@ -278,6 +285,7 @@ impl BackendConfig {
             BackendConfig::PrefixIndex(c) => {
                 Box::new(prefix_index::PrefixIndex::new(c.clone(), server))
             }
+            BackendConfig::Ideal(_) => Box::new(ideal::Ideal::default()),
         }
     }
 }

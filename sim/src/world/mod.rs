@@ -15,6 +15,7 @@
 
 pub mod instance;
 pub mod metadata_bench;
+pub mod metadata_cluster;
 pub mod metadata_driver;
 pub mod rdma_bench;
 pub mod records;
@@ -29,6 +30,7 @@ use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
 use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::scenario::{Scenario, SchedulerConfig};
 use instance::{Instance, Iteration, ReqIdx};
+use metadata_cluster::MetaWork;
 use records::{RequestRecord, RunRecords, TimeseriesRow};
 use request::{Phase, Req};
 
@@ -43,6 +45,8 @@ pub enum Event {
     IterationFinished(u32),
     /// A time-series interval ended.
     IntervalEnded,
+    /// A step of the metadata service (see `metadata_cluster`).
+    Metadata(metadata_driver::MetaEvent),
 }
 
 /// A request as the workload hands it to the world.
@@ -83,6 +87,8 @@ pub struct RunOutput {
     pub end: SimTime,
     /// Total GPU busy time per instance, ns.
     pub busy_ns: Vec<u64>,
+    /// Metadata operations (when `metadata.record_ops`).
+    pub metadata_ops: Vec<metadata_driver::OpRecord>,
 }
 
 struct World {
@@ -101,6 +107,10 @@ struct World {
     /// The pending end-of-interval event, cancelled once the last request finishes so that the
     /// run ends at its last completion.
     tick: Option<EventId>,
+    /// The metadata service, if the scenario configures one.
+    metadata: Option<metadata_cluster::ClusterMetadata>,
+    /// Metadata inserts and deletes decided while an instance is borrowed, issued right after.
+    meta_pending: Vec<metadata_cluster::MetaWork>,
 }
 
 /// Runs `scenario` over `arrivals` (sorted by time) to completion.
@@ -141,6 +151,7 @@ pub fn run(
             private_blocks: 0,
             first_token: SimTime::ZERO,
             finish: SimTime::ZERO,
+            metadata_ns: 0,
         })
         .collect::<Vec<_>>();
     anyhow::ensure!(
@@ -161,6 +172,8 @@ pub fn run(
         records: RunRecords::default(),
         evicted: Vec::new(),
         tick: None,
+        metadata: metadata_cluster::ClusterMetadata::new(scenario),
+        meta_pending: Vec::new(),
     };
     let mut engine = Engine::new();
     if let Some(first) = world.reqs.first() {
@@ -187,6 +200,11 @@ pub fn run(
     world.close_interval(end, true);
     world.records.requests.sort_by_key(|r| r.request_id);
     Ok(RunOutput {
+        metadata_ops: world
+            .metadata
+            .take()
+            .map(|m| m.into_records())
+            .unwrap_or_default(),
         busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
         records: world.records,
         events: engine.events_processed(),
@@ -220,6 +238,7 @@ impl World {
             Event::LookupReplied(r) => self.on_lookup_replied(engine, r),
             Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
             Event::IntervalEnded => self.on_interval_ended(engine),
+            Event::Metadata(e) => self.on_metadata(engine, e),
         }
     }
 
@@ -244,14 +263,20 @@ impl World {
         let target = self.router.route(&query, &self.views) as u32;
         let req = &mut self.reqs[r as usize];
         req.instance = target;
-        // The prefix lookup: where the metadata service model plugs in. Zero time for now.
-        engine.schedule_in(SimDuration::ZERO, Event::LookupReplied(r));
+        // The prefix lookup: zero time, or the metadata service's operations.
+        self.begin_lookup(engine, r);
     }
 
     fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: ReqIdx) {
+        // With a metadata service the request was counted at its instance when routed.
+        let counted = self.metadata.is_some();
         let req = &mut self.reqs[r as usize];
         let inst = &mut self.instances[req.instance as usize];
         if inst.waiting.len() >= self.sched.max_waiting {
+            if counted {
+                inst.assigned -= 1;
+                inst.outstanding_tokens -= req.input_tokens + req.output_tokens.max(1);
+            }
             req.phase = Phase::Rejected;
             self.records.rejected += 1;
             self.finished += 1;
@@ -259,8 +284,10 @@ impl World {
         }
         req.phase = Phase::Waiting;
         inst.waiting.push_back(r);
-        inst.assigned += 1;
-        inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        if !counted {
+            inst.assigned += 1;
+            inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        }
         let i = req.instance;
         if self.instances[i as usize].busy.is_none() {
             self.start_iteration(engine, i);
@@ -342,6 +369,10 @@ impl World {
             inst.cache
                 .allocate_private(private as usize, now.as_nanos(), &mut self.evicted)
                 .expect("availability checked above");
+            if self.metadata.is_some() && !self.evicted.is_empty() {
+                self.meta_pending
+                    .push(MetaWork::Delete(i, r, self.evicted.clone()));
+            }
             inst.interval.lookups += 1;
             inst.interval.lookup_blocks += req.blocks.len() as u64;
             inst.interval.hit_blocks += hit as u64;
@@ -357,6 +388,8 @@ impl World {
             it.prefills.push((r, take));
             budget = budget.saturating_sub(take);
         }
+        self.flush_metadata(engine);
+        let inst = &mut self.instances[i as usize];
         if it.prefills.is_empty() && it.decodes == 0 {
             return; // idle
         }
@@ -409,6 +442,9 @@ impl World {
                     .insert(b, depth as u32, now.as_nanos(), Admit::Pinned)
                     .expect("space was reserved at admission");
             }
+            if self.metadata.is_some() {
+                self.meta_pending.push(MetaWork::Insert(r));
+            }
             let steps = req.decode_steps();
             if steps == 0 {
                 Self::complete(req, inst, &mut self.records, now);
@@ -424,6 +460,7 @@ impl World {
         }
         inst.prefilling
             .retain(|&r| self.reqs[r as usize].phase == Phase::Prefilling);
+        self.flush_metadata(engine);
         self.start_iteration(engine, i);
     }
 
@@ -448,6 +485,7 @@ impl World {
             hit_blocks: u64::from(req.hit_blocks),
             cached_tokens: req.cached_tokens,
             queue_ns: (req.admitted - req.arrival).as_nanos(),
+            metadata_ns: req.metadata_ns,
             prefill_ns: (req.first_token - req.admitted).as_nanos(),
             ttft_ns: ttft.as_nanos(),
             tpot_ns: (req.finish - req.first_token)

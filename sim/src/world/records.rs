@@ -21,8 +21,10 @@ pub struct RequestRecord {
     pub hit_blocks: u64,
     /// Prompt tokens not recomputed: min(hit_blocks x block_size, input_tokens - 1).
     pub cached_tokens: u64,
-    /// Arrival to admission by the scheduler, ns.
+    /// Arrival to admission by the scheduler, ns (includes `metadata_ns`).
     pub queue_ns: u64,
+    /// Arrival to the metadata service's lookup reply, ns (0 without a metadata service).
+    pub metadata_ns: u64,
     /// Admission to first token (all prefill iterations, including batching with others), ns.
     pub prefill_ns: u64,
     /// Arrival to first token, ns.
@@ -102,6 +104,7 @@ impl RunRecords {
             .with("tpot_ns", column!(r, U64, tpot_ns))
             .with("e2e_ns", column!(r, U64, e2e_ns))
             .with("finish_ns", column!(r, U64, finish_ns))
+            .with("metadata_ns", column!(r, U64, metadata_ns))
     }
 
     /// The `timeseries.parquet` table.

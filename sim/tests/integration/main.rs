@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod hand_computed;
+mod metadata;
 
 use std::path::Path;
 
