@@ -181,6 +181,9 @@ impl Tree {
     pub fn leaves_between(&self, lo: Key, hi: Key) -> Vec<LeafId> {
         let first = self.leaf_of(lo);
         let mut out = vec![first];
+        if hi <= lo {
+            return out;
+        }
         out.extend(
             self.leaf_by_low
                 .range(lo.saturating_add(1)..=hi)
