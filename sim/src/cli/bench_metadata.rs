@@ -91,7 +91,7 @@ pub fn run(a: MetadataArgs) -> anyhow::Result<()> {
                 block_size: a.block_size,
                 reorder: false,
             };
-            let reader = kvcsim_traces::TraceReader::open(&PathBuf::from(file), &opts)?;
+            let reader = kvcsim_traces::TraceReader::open(PathBuf::from(file), &opts)?;
             let reqs = reader.collect::<Result<Vec<_>, _>>()?;
             Workload::Trace(
                 reqs.into_iter()
