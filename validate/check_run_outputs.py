@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 REQUEST_COLUMNS = [
     "request_id", "arrival_ns", "instance", "input_tokens", "output_tokens", "blocks",
     "hit_blocks", "cached_tokens", "queue_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
-    "finish_ns",
+    "finish_ns", "metadata_ns",
 ]
 TIMESERIES_COLUMNS = [
     "time_ns", "interval_ns", "instance", "running", "waiting", "batch_tokens", "iterations",
@@ -43,6 +43,9 @@ def main() -> int:
         q, p, t, e = r["queue_ns"][i], r["prefill_ns"][i], r["ttft_ns"][i], r["e2e_ns"][i]
         if min(q, p, t, e, r["tpot_ns"][i]) < 0 or q + p != t or e < t:
             errors.append(f"request {r['request_id'][i]}: queue {q} + prefill {p} != ttft {t} or e2e {e} < ttft")
+            break
+        if r["metadata_ns"][i] > q:
+            errors.append(f"request {r['request_id'][i]}: metadata_ns {r['metadata_ns'][i]} > queue_ns {q}")
             break
         if r["arrival_ns"][i] + e != r["finish_ns"][i]:
             errors.append(f"request {r['request_id'][i]}: arrival + e2e != finish")
