@@ -319,4 +319,35 @@ mod tests {
         let spread = lat.iter().max().unwrap() - lat.iter().min().unwrap();
         assert!(spread >= 24_000, "{lat:?}");
     }
+
+    #[test]
+    fn replicated_writes_reach_every_replica_and_reads_one() {
+        // Two servers, two replicas: the insert of the request's one new block runs on both
+        // servers, 3 round trips on the replica its get went to (level-1 node now cached) and
+        // 4 on the other (a traversal first); the next get reads one replica, warm: 1.
+        let mut setup =
+            MetadataSetup::single(BackendConfig::Sherman(ShermanConfig::default())).unwrap();
+        setup.servers = 2;
+        setup.replicas = 2;
+        let out = replay(
+            &setup,
+            0,
+            &[arrival(0, 0, &[7]), arrival(1, 1_000_000, &[7])],
+            1,
+        );
+        let ins: Vec<&OpRecord> = out
+            .records
+            .iter()
+            .filter(|r| r.op == OpKind::Insert)
+            .collect();
+        assert_eq!(ins.len(), 1);
+        assert_eq!(ins[0].round_trips, 3 + 4);
+        assert_eq!(out.keys_stored, 2, "one copy per replica");
+        let second_get = out
+            .records
+            .iter()
+            .find(|r| r.op == OpKind::Get && r.request_id == 1)
+            .unwrap();
+        assert_eq!((second_get.round_trips, second_get.found), (1, 1));
+    }
 }

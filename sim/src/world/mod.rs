@@ -1,7 +1,8 @@
 //! The world: wires the models into the request lifecycle and gives events their meaning.
 //!
 //! ```text
-//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (metadata hook, zero time for now)
+//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (zero time, or the metadata service:
+//!        │                                 metadata_cluster.rs, Metadata events)
 //!        │                                        │ LookupReplied
 //!        ▼ next arrival scheduled                 ▼
 //!                                   instance waiting queue ──scheduler──▶ iteration
