@@ -16,7 +16,7 @@ REQUEST_COLUMNS = [
     "request_id", "arrival_ns", "instance", "input_tokens", "output_tokens", "blocks",
     "hit_blocks", "hbm_hit_blocks", "dram_hit_blocks", "ssd_hit_blocks", "remote_hit_blocks",
     "cached_tokens", "queue_ns", "load_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
-    "finish_ns",
+    "finish_ns", "metadata_ns",
 ]
 TIMESERIES_COLUMNS = [
     "time_ns", "interval_ns", "instance", "running", "waiting", "batch_tokens", "iterations",
@@ -49,9 +49,15 @@ def main() -> int:
         if min(q, l, p, t, e, r["tpot_ns"][i]) < 0 or q + l + p != t or e < t:
             errors.append(f"request {r['request_id'][i]}: queue {q} + load {l} + prefill {p} != ttft {t} or e2e {e} < ttft")
             break
+        if r["metadata_ns"][i] > q:
+            errors.append(f"request {r['request_id'][i]}: metadata_ns {r['metadata_ns'][i]} > queue_ns {q}")
+            break
         parts = sum(r[f"{k}_hit_blocks"][i] for k in TIERS)
         if parts != r["hit_blocks"][i]:
             errors.append(f"request {r['request_id'][i]}: per-tier hits {parts} != hit_blocks")
+            break
+        if r["metadata_ns"][i] > q:
+            errors.append(f"request {r['request_id'][i]}: metadata_ns {r['metadata_ns'][i]} > queue_ns {q}")
             break
         if r["arrival_ns"][i] + e != r["finish_ns"][i]:
             errors.append(f"request {r['request_id'][i]}: arrival + e2e != finish")

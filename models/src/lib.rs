@@ -35,6 +35,7 @@
 pub mod cache;
 pub mod gpu;
 pub mod hardware;
+pub mod metadata;
 pub mod net;
 pub mod perftest;
 pub mod routing;

@@ -78,7 +78,8 @@ struct Resolved<'a> {
 }
 
 /// Writes a run's files into `dir` (which [`prepare_dir`] checked): `requests.parquet`,
-/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`.
+/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`, and `metadata_ops.parquet`
+/// when `metadata.record_ops` is set.
 pub fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -101,6 +102,15 @@ pub fn write_records(dir: &Path, scenario: &Scenario, out: &RunOutput) -> anyhow
     out.records
         .timeseries_table()
         .write_parquet(&dir.join("timeseries.parquet"))?;
+    if scenario.metadata.as_ref().is_some_and(|m| m.record_ops) {
+        crate::output::metadata::ops_table(&out.metadata_ops)
+            .write_parquet(&dir.join("metadata_ops.parquet"))?;
+    }
+    write_resolved(dir, scenario)
+}
+
+/// Writes `scenario.resolved.yaml`: the scenario with defaults filled in and the version.
+pub fn write_resolved(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
     let resolved = Resolved {
         kvcsim_version: env!("CARGO_PKG_VERSION"),
         scenario: &scenario.raw,
@@ -108,8 +118,7 @@ pub fn write_records(dir: &Path, scenario: &Scenario, out: &RunOutput) -> anyhow
     write_text_atomic(
         &dir.join("scenario.resolved.yaml"),
         &serde_norway::to_string(&resolved)?,
-    )?;
-    Ok(())
+    )
 }
 
 /// Loads nothing: checks `dir`, simulates, writes.

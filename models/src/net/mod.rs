@@ -29,7 +29,10 @@
 //! * Event-driven (exact ordering at the responder): [`NetworkModel::post`] (CPU + doorbell;
 //!   doorbell batching with a post list), [`NetworkModel::request`] (requester NIC and wire) →
 //!   schedule an event at the returned train's head → [`NetworkModel::respond`] (responder
-//!   resources, response) → event → [`NetworkModel::complete`] (CQE polled).
+//!   resources, response) → event → [`NetworkModel::complete`] (CQE polled). Multi-threaded
+//!   clients use [`NetworkModel::post_on`] / [`NetworkModel::complete_on`] (one CPU per thread).
+//! * Two-sided messages (RPCs): [`NetworkModel::send_message`] → event →
+//!   [`NetworkModel::receive_message`]; server CPU work with [`NetworkModel::cpu_work`].
 //! * Bulk transfers: one [`FairShareLink`] per bottleneck link; `add_flow`, `next_completion`,
 //!   `advance_to`.
 //!
@@ -51,13 +54,16 @@
 #![warn(missing_docs)]
 
 mod fluid;
+mod message;
 mod model;
+mod named;
 mod profile;
 mod qp_cache;
 mod resource;
 
 pub use fluid::{FairShareLink, FlowCompleted, FlowId};
 pub use model::{HostId, NetworkModel, OpTiming, QpId, Responded, Verb, VerbOp};
+pub use named::{builtin_network_names, load_network};
 pub use profile::{
     HostParams, Jitter, LinkParams, NetworkProfile, NicParams, PcieParams, SwitchParams, TcpParams,
     Transport,

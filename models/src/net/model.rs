@@ -58,6 +58,10 @@ pub struct VerbOp {
     pub inline: bool,
     /// Remote address (atomics on one address serialise).
     pub remote_addr: u64,
+    /// The target is the responder NIC's on-chip device memory (ConnectX-5+ `ibv_alloc_dm`), not
+    /// host DRAM: atomics then skip the PCIe read-modify-write and take
+    /// `nic.device_atomic_rmw_ns` (Sherman's lock table, DM_INDEX_MODELS.md §1).
+    pub device_memory: bool,
 }
 
 impl VerbOp {
@@ -71,6 +75,7 @@ impl VerbOp {
             bytes: if verb.is_atomic() { 8 } else { bytes },
             inline: false,
             remote_addr: 0,
+            device_memory: false,
         }
     }
 }
@@ -107,29 +112,32 @@ impl OpTiming {
 }
 
 #[derive(Clone, Debug)]
-struct HostState {
-    cpu: FifoServer,
-    recv: FifoServer,
-    dma_read: FifoServer,
-    dma_write: FifoServer,
-    nic_units: MultiServer,
-    egress: FifoServer,
-    ingress: FifoServer,
+pub(super) struct HostState {
+    /// CPU thread 0 (the posting thread of single-threaded callers such as perftest).
+    pub(super) cpu: FifoServer,
+    /// CPU threads 1, 2, ... (created on first use by the `*_on` methods).
+    pub(super) threads: Vec<FifoServer>,
+    pub(super) recv: FifoServer,
+    pub(super) dma_read: FifoServer,
+    pub(super) dma_write: FifoServer,
+    pub(super) nic_units: MultiServer,
+    pub(super) egress: FifoServer,
+    pub(super) ingress: FifoServer,
     /// Responder read engines by (requester host, requester QP).
-    read_engines: HashMap<(u32, u32), FifoServer>,
-    atomic_units: HashMap<u64, FifoServer>,
-    qp_cache: QpCache,
+    pub(super) read_engines: HashMap<(u32, u32), FifoServer>,
+    pub(super) atomic_units: HashMap<u64, FifoServer>,
+    pub(super) qp_cache: QpCache,
 }
 
 /// The network: `hosts` identical hosts built from one profile, and the state of every shared
 /// resource. See the module docs of [`crate::net`] for the call protocol.
 #[derive(Clone, Debug)]
 pub struct NetworkModel {
-    profile: NetworkProfile,
-    hosts: Vec<HostState>,
-    unit_service_ns: f64,
-    link_bpns: f64,
-    pcie_bpns: f64,
+    pub(super) profile: NetworkProfile,
+    pub(super) hosts: Vec<HostState>,
+    pub(super) unit_service_ns: f64,
+    pub(super) link_bpns: f64,
+    pub(super) pcie_bpns: f64,
 }
 
 impl NetworkModel {
@@ -137,6 +145,7 @@ impl NetworkModel {
     pub fn new(profile: NetworkProfile, hosts: u32) -> Self {
         let host = HostState {
             cpu: FifoServer::default(),
+            threads: Vec::new(),
             recv: FifoServer::default(),
             dma_read: FifoServer::default(),
             dma_write: FifoServer::default(),
@@ -162,6 +171,7 @@ impl NetworkModel {
         let cache = self.profile.nic.qp_cache_entries;
         for h in &mut self.hosts {
             h.cpu = FifoServer::default();
+            h.threads.clear();
             h.recv = FifoServer::default();
             h.dma_read = FifoServer::default();
             h.dma_write = FifoServer::default();
@@ -192,14 +202,14 @@ impl NetworkModel {
             && !matches!(self.profile.transport, Transport::TcpKernel(_))
     }
 
-    fn tcp(&self) -> Option<&TcpParams> {
+    pub(super) fn tcp(&self) -> Option<&TcpParams> {
         match &self.profile.transport {
             Transport::TcpKernel(t) => Some(t),
             _ => None,
         }
     }
 
-    fn wire(&self, payload: u64) -> StreamShape {
+    pub(super) fn wire(&self, payload: u64) -> StreamShape {
         StreamShape::packets(
             payload,
             self.profile.nic.mtu_bytes,
@@ -208,16 +218,16 @@ impl NetworkModel {
         )
     }
 
-    fn pcie(&self, payload: u64) -> StreamShape {
+    pub(super) fn pcie(&self, payload: u64) -> StreamShape {
         StreamShape::packets(payload, self.profile.nic.mtu_bytes, 0.0, self.pcie_bpns)
     }
 
-    fn one_way_delay_ns(&self) -> f64 {
+    pub(super) fn one_way_delay_ns(&self) -> f64 {
         let hops = f64::from(self.profile.switch.hops);
         (hops + 1.0) * self.profile.link.propagation_ns + hops * self.profile.switch.hop_latency_ns
     }
 
-    fn request_payload(op: &VerbOp) -> u64 {
+    pub(super) fn request_payload(op: &VerbOp) -> u64 {
         if op.verb.carries_payload() {
             op.bytes
         } else {
@@ -225,7 +235,7 @@ impl NetworkModel {
         }
     }
 
-    fn response_payload(op: &VerbOp) -> u64 {
+    pub(super) fn response_payload(op: &VerbOp) -> u64 {
         match op.verb {
             Verb::Read => op.bytes,
             Verb::CompareSwap | Verb::FetchAdd => 8,
@@ -256,9 +266,28 @@ impl NetworkModel {
     /// The posting thread of `host` posts `wrs` in one call at `now_ns` (it waits if still busy);
     /// returns when the WRs reach the NIC (after the doorbell MMIO).
     pub fn post(&mut self, now_ns: f64, host: HostId, wrs: &[VerbOp]) -> f64 {
+        self.post_on(now_ns, host, 0, wrs)
+    }
+
+    /// As [`post`](Self::post), by CPU thread `thread` of `host` (each thread is its own FIFO
+    /// server: threads of one host post in parallel and share the host's NIC).
+    pub fn post_on(&mut self, now_ns: f64, host: HostId, thread: u32, wrs: &[VerbOp]) -> f64 {
         let cost = self.post_cost_ns(wrs);
-        let start = self.hosts[host.0 as usize].cpu.serve(now_ns, cost);
+        let start = self.cpu_mut(host, thread).serve(now_ns, cost);
         start + cost + self.profile.pcie.latency_ns
+    }
+
+    /// CPU thread `thread` of `host` (0 is the thread [`post`](Self::post) uses).
+    pub(super) fn cpu_mut(&mut self, host: HostId, thread: u32) -> &mut FifoServer {
+        let h = &mut self.hosts[host.0 as usize];
+        if thread == 0 {
+            return &mut h.cpu;
+        }
+        let k = thread as usize;
+        if h.threads.len() < k {
+            h.threads.resize(k, FifoServer::default());
+        }
+        &mut h.threads[k - 1]
     }
 
     /// Requester side: NIC processing (QP-context cache), payload DMA read, transmission and
@@ -307,10 +336,11 @@ impl NetworkModel {
         let (nic_lat, pcie_lat, poll) = (p.nic.latency_ns, p.pcie.latency_ns, p.host.poll_ns);
         let (recv_wqe, repost) = (p.nic.recv_wqe_ns, p.host.recv_repost_ns);
         let read_engine_ns = p.nic.read_responder_ns + op.bytes as f64 / self.pcie_bpns;
-        let (read_resp, atomic_lat, atomic_rmw) = (
+        let (read_resp, atomic_lat, atomic_rmw, device_rmw) = (
             p.nic.read_responder_ns,
             p.nic.atomic_latency_ns,
             p.nic.atomic_rmw_ns,
+            p.nic.device_atomic_rmw_ns,
         );
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
@@ -341,6 +371,17 @@ impl NetworkModel {
                 let engine = s.read_engines.entry((op.requester.0, op.qp.0)).or_default();
                 let start = engine.serve(t.head_ns, read_engine_ns);
                 let mut head = start + read_resp;
+                if op.verb.is_atomic() && op.device_memory {
+                    // On-chip memory: no PCIe read-modify-write, no host-memory round trip.
+                    let unit = s.atomic_units.entry(op.remote_addr).or_default();
+                    head = unit.serve(head, device_rmw) + device_rmw;
+                    let r = Train::at(head).delayed(nic_lat);
+                    let resp = s.egress.stream(r, resp_wire).delayed(delay);
+                    return Responded {
+                        delivered_ns: None,
+                        response: resp,
+                    };
+                }
                 if op.verb.is_atomic() {
                     let unit = s.atomic_units.entry(op.remote_addr).or_default();
                     head = unit.serve(head, atomic_rmw) + atomic_lat;
@@ -359,8 +400,14 @@ impl NetworkModel {
     /// Requester side again: the response enters, READ data is written to memory, the CQE is
     /// written and polled. Returns when the requester's CPU sees the completion, ns.
     pub fn complete(&mut self, response: Train, op: &VerbOp) -> f64 {
+        self.complete_on(response, op, 0)
+    }
+
+    /// As [`complete`](Self::complete), seen by CPU thread `thread` of the requester (with
+    /// kernel TCP that thread pays the receive path).
+    pub fn complete_on(&mut self, response: Train, op: &VerbOp, thread: u32) -> f64 {
         if self.tcp().is_some() {
-            return self.complete_tcp(response, op);
+            return self.complete_tcp(response, op, thread);
         }
         let p = &self.profile;
         let resp_bytes = Self::response_payload(op);
@@ -451,7 +498,7 @@ impl NetworkModel {
         }
     }
 
-    fn complete_tcp(&mut self, response: Train, op: &VerbOp) -> f64 {
+    fn complete_tcp(&mut self, response: Train, op: &VerbOp, thread: u32) -> f64 {
         let t_p = self.tcp().cloned().expect("tcp transport");
         let p = &self.profile;
         let resp = Self::response_payload(op);
@@ -466,7 +513,8 @@ impl NetworkModel {
         let start = h.nic_units.serve(t.head_ns, svc);
         t = h.dma_write.stream(t.shifted_to(start + nic_lat), pcie_out);
         let cost = t_p.stack_ns + t_p.syscall_ns + t_p.copy_ns_per_byte * resp as f64;
-        let s = h.cpu.serve(t.tail_ns + pcie_lat + t_p.wakeup_ns, cost);
+        let ready = t.tail_ns + pcie_lat + t_p.wakeup_ns;
+        let s = self.cpu_mut(op.requester, thread).serve(ready, cost);
         s + cost
     }
 }

@@ -239,6 +239,11 @@ pub struct NicParams {
     /// serialise. Default 400: [M] CX-3 `ib_atomic_bw` 2.45 Mpps on one address.
     #[serde(default = "d_atomic_rmw")]
     pub atomic_rmw_ns: f64,
+    /// Time one atomic on the NIC's on-chip device memory holds its address, ns; it is also its
+    /// whole execution latency (no PCIe read-modify-write). Default 100: [R] RDMA_REFERENCE_FIGURES.md
+    /// §3, "much lower [than host memory's 0.3–0.5 µs] for NIC device memory" (Sherman's lock table).
+    #[serde(default = "d_device_rmw")]
+    pub device_atomic_rmw_ns: f64,
 }
 
 fn d_nic_lat() -> f64 {
@@ -277,6 +282,9 @@ fn d_atomic_lat() -> f64 {
 fn d_atomic_rmw() -> f64 {
     400.0
 }
+fn d_device_rmw() -> f64 {
+    100.0
+}
 
 impl Default for NicParams {
     fn default() -> Self {
@@ -293,6 +301,7 @@ impl Default for NicParams {
             read_responder_ns: d_read_resp(),
             atomic_latency_ns: d_atomic_lat(),
             atomic_rmw_ns: d_atomic_rmw(),
+            device_atomic_rmw_ns: d_device_rmw(),
         }
     }
 }
@@ -447,6 +456,7 @@ impl NetworkProfile {
             ("nic.read_responder_ns", self.nic.read_responder_ns),
             ("nic.atomic_latency_ns", self.nic.atomic_latency_ns),
             ("nic.atomic_rmw_ns", self.nic.atomic_rmw_ns),
+            ("nic.device_atomic_rmw_ns", self.nic.device_atomic_rmw_ns),
             ("link.bw_bits_per_s", self.link.bw_bits_per_s),
             (
                 "link.header_bytes_per_packet",

@@ -10,6 +10,9 @@ pub enum BenchCommand {
     Engine(EngineArgs),
     /// perftest (ib_read_lat, ib_write_bw, ...) replayed on a modelled network.
     Rdma(super::bench_rdma::RdmaArgs),
+    /// A KV metadata backend (Redis, Sherman, CHIME, prefix index) under closed-loop YCSB-C,
+    /// YCSB-E or trace load: Mops and latency percentiles.
+    Metadata(super::bench_metadata::MetadataArgs),
 }
 
 #[derive(Debug, Args)]
@@ -35,6 +38,7 @@ pub struct EngineArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Rdma(a) => super::bench_rdma::run(a),
+        BenchCommand::Metadata(a) => super::bench_metadata::run(a),
         BenchCommand::Engine(a) => {
             let rows: Vec<_> = a
                 .pending

@@ -1,6 +1,7 @@
 //! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
 
 mod bench;
+mod bench_metadata;
 mod bench_rdma;
 mod cache;
 mod calibrate;

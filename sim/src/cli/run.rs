@@ -59,6 +59,16 @@ impl Progress for Bar {
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let scenario = scenario::load(args.scenario.as_deref(), &args.set)?;
+    if scenario.mode == scenario::Mode::MetadataReplay {
+        let (summary, text) = crate::replay::replay_to_dir(&scenario, &args.out)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print!("{text}");
+            println!("outputs in {}", args.out.display());
+        }
+        return Ok(());
+    }
     let mut bar = Bar {
         started: Instant::now(),
         bar: None,

@@ -4,6 +4,7 @@
 //! so an interrupted run never leaves a half-written file and never clobbers a good one with a
 //! broken one.
 
+pub mod metadata;
 pub mod plot;
 pub mod summary;
 pub mod table;

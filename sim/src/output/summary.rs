@@ -73,6 +73,10 @@ pub struct RunSummary {
     pub requests_rejected: u64,
     /// Time to first token.
     pub ttft_ms: LatencyMs,
+    /// The metadata service's part of TTFT (arrival to lookup reply; all zero without one).
+    pub metadata_ms: LatencyMs,
+    /// Sum of `metadata_ns` over sum of `ttft_ns`, completed requests.
+    pub metadata_share_of_ttft: f64,
     /// Time per output token after the first (requests with more than one output token).
     pub tpot_ms: LatencyMs,
     /// End-to-end latency.
@@ -128,6 +132,8 @@ impl RunSummary {
             requests_completed: reqs.len() as u64,
             requests_rejected: out.records.rejected,
             ttft_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.ttft_ns)),
+            metadata_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.metadata_ns)),
+            metadata_share_of_ttft: ratio(sum(|r| r.metadata_ns), sum(|r| r.ttft_ns)),
             tpot_ms: LatencyMs::of_ns(
                 reqs.iter()
                     .filter(|r| r.output_tokens > 1)
@@ -205,6 +211,13 @@ impl RunSummary {
         s += &lat("TTFT", &self.ttft_ms);
         s += &lat("TPOT", &self.tpot_ms);
         s += &lat("E2E", &self.e2e_ms);
+        if self.metadata_ms.mean > 0.0 {
+            s += &lat("meta", &self.metadata_ms);
+            s += &format!(
+                "metadata share of TTFT {:>8.4} %\n",
+                self.metadata_share_of_ttft * 100.0
+            );
+        }
         if let (Some(wall_s), Some(rate)) = (self.wall_s, self.events_per_s) {
             s += &format!(
                 "events {} in {wall_s:.3} s wall ({:.2} M events/s)\n",

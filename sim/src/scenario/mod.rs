@@ -9,6 +9,7 @@
 //! Every error names the file (or "--set"), the field path and the bad value; unknown keys get
 //! the nearest valid key suggested.
 
+pub mod metadata;
 mod overrides;
 pub mod raw;
 mod typed;
@@ -24,6 +25,7 @@ use kvcsim_traces::synth::SynthSpec;
 use kvcsim_traces::{ReadOptions, TraceFormat};
 use serde_norway::Value;
 
+pub use metadata::{MetadataSetup, Mode, ShardBy};
 pub use overrides::Override;
 pub use raw::RawScenario;
 pub use typed::from_value;
@@ -151,6 +153,10 @@ pub struct Scenario {
     pub tiers: Option<TierSetup>,
     /// Interval of the time series.
     pub timeseries_interval: SimDuration,
+    /// Cluster run or metadata replay.
+    pub mode: Mode,
+    /// The KV metadata service, if any.
+    pub metadata: Option<MetadataSetup>,
     /// The raw form, with defaults filled in, for `scenario.resolved.yaml`.
     pub raw: RawScenario,
 }
@@ -411,6 +417,7 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
             layers: llm.layers,
         })
     };
+    let metadata = metadata::validate(&raw.metadata, source, raw.mode)?;
     let interval_s = positive_finite(
         source,
         "output.timeseries_interval_s",
@@ -435,6 +442,8 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         eviction: raw.cache.eviction,
         tiers,
         timeseries_interval: SimDuration::from_secs_f64(interval_s),
+        mode: raw.mode,
+        metadata,
         raw,
     })
 }

@@ -19,6 +19,8 @@ use kvcsim_models::tiers::{LinkConfig, LoadOverlap, PlacementConfig, TierConfig}
 use kvcsim_traces::synth::SynthSpec;
 use serde::{Deserialize, Serialize};
 
+use super::metadata::{Mode, RawMetadata};
+
 /// Top level of a scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +46,20 @@ pub struct RawScenario {
     /// What the run writes.
     #[serde(default)]
     pub output: RawOutput,
+    /// `cluster` (default) or `metadata-replay` (the trace against metadata services alone).
+    #[serde(default, skip_serializing_if = "is_cluster")]
+    pub mode: Mode,
+    /// KV metadata service. Default none (lookups take no time).
+    #[serde(default, skip_serializing_if = "no_backends")]
+    pub metadata: RawMetadata,
+}
+
+fn is_cluster(m: &Mode) -> bool {
+    *m == Mode::Cluster
+}
+
+fn no_backends(m: &RawMetadata) -> bool {
+    m.backends.is_empty()
 }
 
 /// The workload: a trace file or a synthetic generator.

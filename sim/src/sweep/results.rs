@@ -62,10 +62,11 @@ fn metrics() -> Vec<Metric> {
         Metric::Count("requests_completed", |s| s.requests_completed),
         Metric::Count("requests_rejected", |s| s.requests_rejected),
     ];
-    let latencies: [(&str, Of<LatencyMs>); 3] = [
+    let latencies: [(&str, Of<LatencyMs>); 4] = [
         ("ttft_ms", |s| s.ttft_ms),
         ("tpot_ms", |s| s.tpot_ms),
         ("e2e_ms", |s| s.e2e_ms),
+        ("metadata_ms", |s| s.metadata_ms),
     ];
     for (name, get) in latencies {
         let stats: [(&str, Stat); 4] = [
@@ -81,7 +82,8 @@ fn metrics() -> Vec<Metric> {
             ));
         }
     }
-    let reals: [(&str, Of<f64>); 6] = [
+    let reals: [(&str, Of<f64>); 7] = [
+        ("metadata_share_of_ttft", |s| s.metadata_share_of_ttft),
         ("block_hit_ratio", |s| s.block_hit_ratio),
         ("token_hit_ratio", |s| s.token_hit_ratio),
         ("throughput_tokens_per_s", |s| s.throughput_tokens_per_s),
@@ -268,6 +270,13 @@ mod tests {
                 wall_s: Some(0.01),
                 events_per_s: Some(900.0),
                 tiers: Vec::new(),
+                metadata_ms: LatencyMs {
+                    mean: 0.0,
+                    p50: 0.0,
+                    p90: 0.0,
+                    p99: 0.0,
+                },
+                metadata_share_of_ttft: 0.0,
             })),
         ];
         let t = summary_table(&[], &points, &outcomes);

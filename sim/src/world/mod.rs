@@ -1,7 +1,8 @@
 //! The world: wires the models into the request lifecycle and gives events their meaning.
 //!
 //! ```text
-//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (metadata hook, zero time for now)
+//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (zero time, or the metadata service:
+//!        │                                 metadata_cluster.rs, Metadata events)
 //!        │                                        │ LookupReplied
 //!        ▼ next arrival scheduled                 ▼
 //!                                   instance waiting queue ──scheduler──▶ iteration
@@ -14,6 +15,9 @@
 //! records, byte for byte, whatever else runs in the process.
 
 pub mod instance;
+pub mod metadata_bench;
+pub mod metadata_cluster;
+pub mod metadata_driver;
 pub mod rdma_bench;
 pub mod records;
 pub mod request;
@@ -29,6 +33,7 @@ use kvcsim_models::tiers::{HBM, TierHierarchy, TierKind};
 use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::scenario::{Scenario, SchedulerConfig};
 use instance::{Instance, Iteration, ReqIdx};
+use metadata_cluster::MetaWork;
 use records::{RequestRecord, RunRecords, TimeseriesRow};
 use request::{Phase, Req};
 
@@ -45,6 +50,8 @@ pub enum Event {
     IterationFinished(u32),
     /// A time-series interval ended.
     IntervalEnded,
+    /// A step of the metadata service (see `metadata_cluster`).
+    Metadata(metadata_driver::MetaEvent),
 }
 
 /// A request as the workload hands it to the world.
@@ -88,6 +95,8 @@ pub struct RunOutput {
     /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
     /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
     pub tiers: TierTotals,
+    /// Metadata operations (when `metadata.record_ops`).
+    pub metadata_ops: Vec<metadata_driver::OpRecord>,
 }
 
 /// Tier counters of a whole run.
@@ -119,6 +128,10 @@ struct World {
     /// The pending end-of-interval event, cancelled once the last request finishes so that the
     /// run ends at its last completion.
     tick: Option<EventId>,
+    /// The metadata service, if the scenario configures one.
+    metadata: Option<metadata_cluster::ClusterMetadata>,
+    /// Metadata inserts and deletes decided while an instance is borrowed, issued right after.
+    meta_pending: Vec<metadata_cluster::MetaWork>,
 }
 
 /// Runs `scenario` over `arrivals` (sorted by time) to completion.
@@ -181,6 +194,7 @@ pub fn run(
             private_blocks: 0,
             first_token: SimTime::ZERO,
             finish: SimTime::ZERO,
+            metadata_ns: 0,
         })
         .collect::<Vec<_>>();
     anyhow::ensure!(
@@ -203,6 +217,8 @@ pub fn run(
         tiers,
         demote: Vec::new(),
         tick: None,
+        metadata: metadata_cluster::ClusterMetadata::new(scenario),
+        meta_pending: Vec::new(),
     };
     let mut engine = Engine::new();
     if let Some(first) = world.reqs.first() {
@@ -257,6 +273,11 @@ pub fn run(
     }
     Ok(RunOutput {
         tiers: tier_totals,
+        metadata_ops: world
+            .metadata
+            .take()
+            .map(|m| m.into_records())
+            .unwrap_or_default(),
         busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
         records: world.records,
         events: engine.events_processed(),
@@ -291,6 +312,7 @@ impl World {
             Event::LoadFinished(r) => self.on_load_finished(engine, r),
             Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
             Event::IntervalEnded => self.on_interval_ended(engine),
+            Event::Metadata(e) => self.on_metadata(engine, e),
         }
     }
 
@@ -315,14 +337,20 @@ impl World {
         let target = self.router.route(&query, &self.views) as u32;
         let req = &mut self.reqs[r as usize];
         req.instance = target;
-        // The prefix lookup: where the metadata service model plugs in. Zero time for now.
-        engine.schedule_in(SimDuration::ZERO, Event::LookupReplied(r));
+        // The prefix lookup: zero time, or the metadata service's operations.
+        self.begin_lookup(engine, r);
     }
 
     fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: ReqIdx) {
+        // With a metadata service the request was counted at its instance when routed.
+        let counted = self.metadata.is_some();
         let req = &mut self.reqs[r as usize];
         let inst = &mut self.instances[req.instance as usize];
         if inst.waiting.len() >= self.sched.max_waiting {
+            if counted {
+                inst.assigned -= 1;
+                inst.outstanding_tokens -= req.input_tokens + req.output_tokens.max(1);
+            }
             req.phase = Phase::Rejected;
             self.records.rejected += 1;
             self.finished += 1;
@@ -330,8 +358,10 @@ impl World {
         }
         req.phase = Phase::Waiting;
         inst.waiting.push_back(r);
-        inst.assigned += 1;
-        inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        if !counted {
+            inst.assigned += 1;
+            inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        }
         let i = req.instance;
         if self.instances[i as usize].busy.is_none() {
             self.start_iteration(engine, i);
@@ -424,6 +454,10 @@ impl World {
             inst.cache
                 .allocate_private(private as usize, now.as_nanos(), &mut self.evicted)
                 .expect("availability checked above");
+            if self.metadata.is_some() && !self.evicted.is_empty() {
+                self.meta_pending
+                    .push(MetaWork::Delete(i, r, self.evicted.clone()));
+            }
             inst.interval.lookups += 1;
             inst.interval.lookup_blocks += req.blocks.len() as u64;
             inst.interval.hit_blocks += (hit + lower) as u64;
@@ -461,6 +495,8 @@ impl World {
             it.prefills.push((r, take));
             budget = budget.saturating_sub(take);
         }
+        self.flush_metadata(engine);
+        let inst = &mut self.instances[i as usize];
         if it.prefills.is_empty() && it.decodes == 0 {
             return; // idle
         }
@@ -535,6 +571,9 @@ impl World {
                 let computed_from = hit + req.loaded_blocks as usize;
                 tiers.computed(i as usize, &req.blocks, computed_from, now.as_nanos());
             }
+            if self.metadata.is_some() {
+                self.meta_pending.push(MetaWork::Insert(r));
+            }
             let steps = req.decode_steps();
             if steps == 0 {
                 Self::complete(req, inst, &mut self.records, now);
@@ -550,6 +589,7 @@ impl World {
         }
         inst.prefilling
             .retain(|&r| self.reqs[r as usize].phase == Phase::Prefilling);
+        self.flush_metadata(engine);
         self.start_iteration(engine, i);
     }
 
@@ -579,6 +619,7 @@ impl World {
             cached_tokens: req.cached_tokens,
             queue_ns: (req.admitted - req.arrival).as_nanos(),
             load_ns: (req.load_ready - req.admitted).as_nanos(),
+            metadata_ns: req.metadata_ns,
             prefill_ns: (req.first_token - req.load_ready).as_nanos(),
             ttft_ns: ttft.as_nanos(),
             tpot_ns: (req.finish - req.first_token)

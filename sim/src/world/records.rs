@@ -32,8 +32,11 @@ pub struct RequestRecord {
     pub remote_hit_blocks: u64,
     /// Prompt tokens not recomputed: min(hit_blocks x block_size, input_tokens - 1).
     pub cached_tokens: u64,
-    /// Arrival to admission by the scheduler, ns.
+    /// Arrival to admission by the scheduler, ns (includes `metadata_ns`).
     pub queue_ns: u64,
+    /// Arrival to the metadata service's lookup reply, ns (0 without a metadata service); part
+    /// of `queue_ns`.
+    pub metadata_ns: u64,
     /// Admission to the end of its loads from lower tiers (0 without), ns.
     pub load_ns: u64,
     /// End of loads to first token (all prefill iterations, including batching with others), ns.
@@ -126,6 +129,7 @@ impl RunRecords {
             .with("tpot_ns", column!(r, U64, tpot_ns))
             .with("e2e_ns", column!(r, U64, e2e_ns))
             .with("finish_ns", column!(r, U64, finish_ns))
+            .with("metadata_ns", column!(r, U64, metadata_ns))
     }
 
     /// The `timeseries.parquet` table.

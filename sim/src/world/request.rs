@@ -67,6 +67,8 @@ pub struct Req {
     pub first_token: SimTime,
     /// When it completed.
     pub finish: SimTime,
+    /// Arrival to the metadata service's lookup reply, ns (0 without a service).
+    pub metadata_ns: u64,
 }
 
 impl Req {

@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod hand_computed;
+mod metadata;
 mod replay;
 mod sweeps;
 mod tiers;
