@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 FIXED_HEAD = ["point_id"]
 METRICS = [
     "requests_completed", "requests_rejected",
-    *[f"{l}_ms_{s}" for l in ("ttft", "tpot", "e2e") for s in ("mean", "p50", "p90", "p99")],
-    "block_hit_ratio", "token_hit_ratio", "throughput_tokens_per_s", "total_tokens_per_s",
+    *[f"{l}_ms_{s}" for l in ("ttft", "tpot", "e2e", "metadata") for s in ("mean", "p50", "p90", "p99")],
+    "metadata_share_of_ttft", "block_hit_ratio", "token_hit_ratio", "throughput_tokens_per_s", "total_tokens_per_s",
     "gpu_busy_fraction", "simulated_s", "events",
 ]
 FIXED_TAIL = ["seed", *METRICS, "status", "error"]
