@@ -34,10 +34,7 @@ use super::hopscotch::{self, H, SPAN};
 use super::index_cache::{CacheView, IndexCache};
 use super::keys::KeyOrder;
 use super::tree::{InnerId, LeafId, Tree};
-use super::{
-    Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step, one_per_key,
-    plan_gets_and_ranges,
-};
+use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step};
 use crate::net::{HostId, QpId, Verb, VerbOp};
 
 /// Leaf entry, bytes: versions 1 + hop bitmap 2 + key 8 + value 8 (DM §2).
@@ -731,18 +728,6 @@ fn hop_window_segments(keys: &[Key]) -> Vec<(usize, usize)> {
 impl MetadataBackend for Chime {
     fn name(&self) -> &'static str {
         "chime"
-    }
-
-    fn plan_lookup(&self, keys: &[Key], runs: &[(usize, usize)]) -> Vec<MetaOp> {
-        plan_gets_and_ranges(keys, runs)
-    }
-
-    fn plan_insert(&self, keys: &[Key]) -> Vec<MetaOp> {
-        one_per_key(OpKind::Insert, keys)
-    }
-
-    fn plan_delete(&self, keys: &[Key]) -> Vec<MetaOp> {
-        one_per_key(OpKind::Delete, keys)
     }
 
     fn preload(&mut self, keys: &[Key], nodes: u32) {

@@ -185,13 +185,23 @@ pub trait MetadataBackend: Send {
 
     /// Operations for looking up a request's `keys` (prompt order). `runs` are the trace's
     /// runs of consecutive block ids as `(start, len)` index ranges into `keys`, covering it.
-    fn plan_lookup(&self, keys: &[Key], runs: &[(usize, usize)]) -> Vec<MetaOp>;
+    /// The default is the paper's mapping for one-sided trees: a run of two or more
+    /// consecutive blocks is one range query, any other block one point get.
+    fn plan_lookup(&self, keys: &[Key], runs: &[(usize, usize)]) -> Vec<MetaOp> {
+        plan_gets_and_ranges(keys, runs)
+    }
 
     /// Operations for inserting `keys` (a request's new blocks, prompt order).
-    fn plan_insert(&self, keys: &[Key]) -> Vec<MetaOp>;
+    /// The default is one insert per key.
+    fn plan_insert(&self, keys: &[Key]) -> Vec<MetaOp> {
+        one_per_key(OpKind::Insert, keys)
+    }
 
     /// Operations for deleting `keys` (blocks evicted together).
-    fn plan_delete(&self, keys: &[Key]) -> Vec<MetaOp>;
+    /// The default is one delete per key.
+    fn plan_delete(&self, keys: &[Key]) -> Vec<MetaOp> {
+        one_per_key(OpKind::Delete, keys)
+    }
 
     /// Puts `keys` into the store without simulating (benchmark load phase), and warms every
     /// compute node's caches of `nodes` as a warm-up run would.

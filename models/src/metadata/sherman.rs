@@ -34,10 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::index_cache::{CacheView, IndexCache};
 use super::keys::{KeyOrder, mix64};
 use super::tree::{InnerId, LeafId, Tree};
-use super::{
-    Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step, one_per_key,
-    plan_gets_and_ranges,
-};
+use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step};
 use crate::net::{HostId, QpId, Verb, VerbOp};
 
 /// Internal and leaf node size, bytes (`kInternalPageSize`, `kLeafPageSize`; DM §1).
@@ -589,18 +586,6 @@ fn plain_writes(wrs: Vec<(u64, u64, Release)>) -> Act {
 impl MetadataBackend for Sherman {
     fn name(&self) -> &'static str {
         "sherman"
-    }
-
-    fn plan_lookup(&self, keys: &[Key], runs: &[(usize, usize)]) -> Vec<crate::metadata::MetaOp> {
-        plan_gets_and_ranges(keys, runs)
-    }
-
-    fn plan_insert(&self, keys: &[Key]) -> Vec<MetaOp> {
-        one_per_key(OpKind::Insert, keys)
-    }
-
-    fn plan_delete(&self, keys: &[Key]) -> Vec<MetaOp> {
-        one_per_key(OpKind::Delete, keys)
     }
 
     fn preload(&mut self, keys: &[Key], nodes: u32) {
