@@ -23,7 +23,12 @@ METRICS = [
     "metadata_share_of_ttft", "block_hit_ratio", "token_hit_ratio", "throughput_tokens_per_s", "total_tokens_per_s",
     "gpu_busy_fraction", "simulated_s", "events",
 ]
-FIXED_TAIL = ["seed", *METRICS, "status", "error"]
+# Per-tier columns: null where a point did not configure the tier (the example has HBM only).
+TIER_COLUMNS = [
+    f"{t}_{k}" for t in ("hbm", "dram", "ssd", "remote")
+    for k in ("block_hit_ratio", "bytes_read", "bytes_written", "evictions")
+]
+FIXED_TAIL = ["seed", *METRICS, *TIER_COLUMNS, "status", "error"]
 
 
 def check(out: str, points: int | None) -> list[str]:

@@ -134,6 +134,39 @@ pub fn summary_table(
             ),
         };
     }
+    // Per-tier figures, for every tier kind; null where the point did not configure that tier
+    // (or failed), so sweeps over tier layouts land in one schema.
+    for tier in kvcsim_models::tiers::TIER_NAMES {
+        let of = |(_, o): &(&PointRecord, &PointOutcome)| {
+            o.summary()
+                .and_then(|s| s.tiers.iter().find(|t| t.tier == tier).cloned())
+        };
+        t = t
+            .with(
+                &format!("{tier}_block_hit_ratio"),
+                Column::OptF64(
+                    rows.iter()
+                        .map(|r| of(r).map(|t| t.block_hit_ratio))
+                        .collect(),
+                ),
+            )
+            .with(
+                &format!("{tier}_bytes_read"),
+                Column::OptU64(rows.iter().map(|r| of(r).map(|t| t.bytes_read)).collect()),
+            )
+            .with(
+                &format!("{tier}_bytes_written"),
+                Column::OptU64(
+                    rows.iter()
+                        .map(|r| of(r).map(|t| t.bytes_written))
+                        .collect(),
+                ),
+            )
+            .with(
+                &format!("{tier}_evictions"),
+                Column::OptU64(rows.iter().map(|r| of(r).map(|t| t.evictions)).collect()),
+            );
+    }
     t.with(
         STATUS,
         Column::Str(
