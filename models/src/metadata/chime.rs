@@ -34,7 +34,7 @@ use super::hopscotch::{self, H, SPAN};
 use super::index_cache::{CacheView, IndexCache};
 use super::keys::KeyOrder;
 use super::tree::{InnerId, LeafId, Tree};
-use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step};
+use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, RemoteLocks, Step};
 use crate::net::{HostId, QpId, Verb, VerbOp};
 
 /// Leaf entry, bytes: versions 1 + hop bitmap 2 + key 8 + value 8 (DM §2).
@@ -207,7 +207,7 @@ pub struct Chime {
     order: KeyOrder,
     tree: Tree,
     nodes: Vec<ComputeNode>,
-    locks: HashMap<u64, OpId>,
+    locks: RemoteLocks,
     ops: HashMap<OpId, ChOp>,
     wake: Vec<OpId>,
 }
@@ -237,7 +237,7 @@ impl Chime {
             order,
             tree: Tree::new(SPAN, FANOUT, true),
             nodes: Vec::new(),
-            locks: HashMap::new(),
+            locks: RemoteLocks::default(),
             ops: HashMap::new(),
             wake: Vec::new(),
         }
@@ -807,13 +807,8 @@ impl MetadataBackend for Chime {
             return;
         };
         match op.roles.get(wr).copied().flatten() {
-            Some(Role::Cas(lock)) => {
-                let holder = self.locks.entry(lock).or_insert(id);
-                op.cas_won = *holder == id;
-            }
-            Some(Role::Unlock(lock)) if self.locks.get(&lock) == Some(&id) => {
-                self.locks.remove(&lock);
-            }
+            Some(Role::Cas(lock)) => op.cas_won = self.locks.cas(lock, id),
+            Some(Role::Unlock(lock)) => self.locks.unlock(lock, id),
             _ => {}
         }
     }

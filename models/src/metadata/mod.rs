@@ -331,6 +331,38 @@ pub(crate) fn plan_gets_and_ranges(keys: &[Key], runs: &[(usize, usize)]) -> Vec
     ops
 }
 
+/// Lock words at a memory node and the operation holding each. A lock CAS arriving at the node
+/// wins when the word is free (or already its own); an unlock WRITE frees the word only if its
+/// sender holds it. Sherman (NIC on-chip lock table) and CHIME (a word in each node) both
+/// serialise writers this way; contention comes from the order CASes reach the node.
+#[derive(Debug, Default)]
+pub(crate) struct RemoteLocks(std::collections::HashMap<u64, OpId>);
+
+impl RemoteLocks {
+    /// A CAS on `lock` by `op` reached the node: whether `op` now holds the lock.
+    pub(crate) fn cas(&mut self, lock: u64, op: OpId) -> bool {
+        *self.0.entry(lock).or_insert(op) == op
+    }
+
+    /// An unlock WRITE of `lock` by `op` reached the node.
+    pub(crate) fn unlock(&mut self, lock: u64, op: OpId) {
+        if self.0.get(&lock) == Some(&op) {
+            self.0.remove(&lock);
+        }
+    }
+
+    /// The lock passes to `op` without a round trip (a local hand-over).
+    pub(crate) fn hand_over(&mut self, lock: u64, op: OpId) {
+        self.0.insert(lock, op);
+    }
+
+    /// True when no lock is held.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// One operation per key.
 pub(crate) fn one_per_key(kind: OpKind, keys: &[Key]) -> Vec<MetaOp> {
     keys.iter().map(|&k| MetaOp::new(kind, vec![k])).collect()

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::index_cache::{CacheView, IndexCache};
 use super::keys::{KeyOrder, mix64};
 use super::tree::{InnerId, LeafId, Tree};
-use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Step};
+use super::{Client, Key, MetaOp, MetadataBackend, OpId, OpKind, Outcome, RemoteLocks, Step};
 use crate::net::{HostId, QpId, Verb, VerbOp};
 
 /// Internal and leaf node size, bytes (`kInternalPageSize`, `kLeafPageSize`; DM §1).
@@ -214,7 +214,7 @@ pub struct Sherman {
     tree: Tree,
     nodes: Vec<ComputeNode>,
     /// On-chip lock table: slot address -> holder.
-    lock_table: HashMap<u64, OpId>,
+    lock_table: RemoteLocks,
     ops: HashMap<OpId, ShOp>,
     wake: Vec<OpId>,
 }
@@ -228,7 +228,7 @@ impl Sherman {
             order,
             tree: Tree::new(LEAF_CAPACITY, FANOUT, false),
             nodes: Vec::new(),
-            lock_table: HashMap::new(),
+            lock_table: RemoteLocks::default(),
             ops: HashMap::new(),
             wake: Vec::new(),
         }
@@ -518,7 +518,7 @@ impl Sherman {
                 l.holder = next;
                 if l.remote_held {
                     // Hand-over: the remote lock changes owner without a round trip.
-                    self.lock_table.insert(lock, next);
+                    self.lock_table.hand_over(lock, next);
                 }
                 self.wake.push(next);
             }
@@ -649,13 +649,8 @@ impl MetadataBackend for Sherman {
             return;
         };
         match op.roles.get(wr).copied() {
-            Some(Role::Cas(lock)) => {
-                let holder = self.lock_table.entry(lock).or_insert(id);
-                op.cas_won = *holder == id;
-            }
-            Some(Role::Unlock(lock)) if self.lock_table.get(&lock) == Some(&id) => {
-                self.lock_table.remove(&lock);
-            }
+            Some(Role::Cas(lock)) => op.cas_won = self.lock_table.cas(lock, id),
+            Some(Role::Unlock(lock)) => self.lock_table.unlock(lock, id),
             _ => {}
         }
     }
