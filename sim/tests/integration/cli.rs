@@ -1,21 +1,7 @@
 //! The binary's behaviour on bad input: a clear message naming the culprit, exit code 2, and
 //! nothing already written lost.
 
-use std::process::Command;
-
-use super::write_trace;
-
-fn kvcsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kvcsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use super::{kvcsim, write_trace};
 
 #[test]
 fn unknown_scenario_key_suggests_the_nearest() {

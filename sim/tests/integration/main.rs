@@ -22,3 +22,16 @@ pub fn write_trace(path: &Path, rows: &[(u64, u64, u64, &[u64])]) {
     }
     std::fs::write(path, s).unwrap();
 }
+
+/// Runs the `kvcsim` binary: (exit code, stdout, stderr).
+pub fn kvcsim(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvcsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

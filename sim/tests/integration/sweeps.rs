@@ -8,7 +8,7 @@ use arrow_array::{Array, RecordBatch, StringArray, UInt64Array};
 use kvcsim::sweep::{self, Plan, RunOptions, Shard};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::write_trace;
+use super::{kvcsim, write_trace};
 
 /// 2 capacities x 2 routers x 2 seeds = 8 points of 60 requests each.
 const SPEC: &str = "\
@@ -87,18 +87,6 @@ fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
     (0..col.len())
         .map(|i| (!col.is_null(i)).then(|| col.value(i).to_string()))
         .collect()
-}
-
-fn kvcsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kvcsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
