@@ -16,14 +16,14 @@ REQUEST_COLUMNS = [
     "request_id", "arrival_ns", "instance", "input_tokens", "output_tokens", "blocks",
     "hit_blocks", "hbm_hit_blocks", "dram_hit_blocks", "ssd_hit_blocks", "remote_hit_blocks",
     "cached_tokens", "queue_ns", "load_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
-    "finish_ns", "metadata_ns",
+    "finish_ns", "metadata_ns", "preemptions", "recomputed_tokens",
 ]
 TIMESERIES_COLUMNS = [
     "time_ns", "interval_ns", "instance", "running", "waiting", "batch_tokens", "iterations",
     "gpu_busy_fraction", "cache_blocks", "cached_blocks", "lookups", "lookup_blocks", "hit_blocks",
 ] + [f"{t}_hit_blocks" for t in TIERS[1:]] + [
     f"{t}_{k}" for t in TIERS for k in ("bytes_read", "bytes_written", "evictions")
-] + [f"{t}_blocks" for t in TIERS[1:]]
+] + [f"{t}_blocks" for t in TIERS[1:]] + ["preemptions", "recomputed_tokens"]
 
 
 def main() -> int:
@@ -40,6 +40,8 @@ def main() -> int:
         errors.append(f"requests.parquet columns {req.column_names}")
     if ts.column_names != TIMESERIES_COLUMNS:
         errors.append(f"timeseries.parquet columns {ts.column_names}")
+    if sum(req.column("preemptions").to_pylist()) != summary["preemptions"]:
+        errors.append("preemptions in requests.parquet do not add up to summary.json's")
     if req.num_rows != summary["requests_completed"]:
         errors.append(f"{req.num_rows} rows but requests_completed {summary['requests_completed']}")
     r = req.to_pydict()

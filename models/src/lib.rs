@@ -39,4 +39,5 @@ pub mod metadata;
 pub mod net;
 pub mod perftest;
 pub mod routing;
+pub mod scheduler;
 pub mod tiers;

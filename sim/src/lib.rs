@@ -21,6 +21,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod output;
+pub mod records;
 pub mod replay;
 pub mod run;
 pub mod scenario;

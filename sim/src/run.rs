@@ -7,8 +7,10 @@ use kvcsim_traces::Request;
 use serde::Serialize;
 
 use crate::engine::{RandomStreams, SimTime};
-use crate::output::summary::RunSummary;
+use crate::output::run_files::RunFiles;
+use crate::output::summary::{RunSummary, SummaryBuilder};
 use crate::output::{prepare_dir, write_text_atomic};
+use crate::records::{RunRecords, Tee};
 use crate::scenario::{RawScenario, Scenario, WorkloadSource};
 use crate::world::{self, Arrival, Progress, RunOutput};
 
@@ -29,45 +31,99 @@ pub fn open_trace(
     Ok(reader)
 }
 
-/// Builds the arrivals of the scenario's workload: reads the trace (or generates the synthetic
-/// workload from the stream `synth/...` of the master seed), keeps the first `max_requests`, and
-/// divides arrival times by `rate_scale`.
-pub fn load_arrivals(scenario: &Scenario) -> anyhow::Result<Vec<Arrival>> {
+/// The arrivals of the scenario's workload, read as the run goes: the trace (or the synthetic
+/// workload from the stream `synth/...` of the master seed), its first `max_requests`, arrival
+/// times divided by `rate_scale`. Also the number of requests when it is known up front.
+pub fn arrivals(scenario: &Scenario) -> anyhow::Result<(world::Arrivals<'static>, Option<u64>)> {
     let w = &scenario.workload;
     let limit = w.max_requests.unwrap_or(u64::MAX) as usize;
-    let requests: Vec<Request> = match &w.source {
+    let rate_scale = w.rate_scale;
+    let to_arrival = move |r: Request| Arrival {
+        id: r.index,
+        at: SimTime((r.arrival_ns as f64 / rate_scale).round() as u64),
+        input_tokens: u64::from(r.input_tokens),
+        output_tokens: u64::from(r.output_tokens),
+        blocks: r.block_ids.into_iter().map(BlockId).collect(),
+    };
+    Ok(match &w.source {
         WorkloadSource::Trace { path, options } => {
             let reader = open_trace(path, options)?;
-            reader.take(limit).collect::<Result<Vec<_>, _>>()?
+            let iter = reader
+                .take(limit)
+                .map(move |r| r.map(to_arrival).map_err(anyhow::Error::from));
+            (Box::new(iter), w.max_requests)
         }
         WorkloadSource::Synthetic(spec) => {
             let streams = RandomStreams::new(scenario.seed);
-            kvcsim_traces::synth::generate(spec, &|name| streams.stream(name))?
+            let total = spec.limit.requests.map(|n| n.min(limit as u64));
+            let iter = kvcsim_traces::synth::generate(spec, &|name| streams.stream(name))?
                 .take(limit)
-                .collect()
+                .map(move |r| Ok(to_arrival(r)));
+            (Box::new(iter), total)
         }
-    };
-    Ok(requests
-        .into_iter()
-        .map(|r| Arrival {
-            id: r.index,
-            at: SimTime((r.arrival_ns as f64 / w.rate_scale).round() as u64),
-            input_tokens: u64::from(r.input_tokens),
-            output_tokens: u64::from(r.output_tokens),
-            blocks: r.block_ids.into_iter().map(BlockId).collect(),
-        })
-        .collect())
+    })
+}
+
+/// All the arrivals of the scenario's workload in memory (the metadata replay reads them
+/// several times).
+pub fn load_arrivals(scenario: &Scenario) -> anyhow::Result<Vec<Arrival>> {
+    arrivals(scenario)?.0.collect()
+}
+
+/// A run kept in memory: its totals and every record (tests and small tools).
+#[derive(Debug)]
+pub struct MemoryRun {
+    /// Totals.
+    pub out: RunOutput,
+    /// Every record, in the order the world pushed them.
+    pub records: RunRecords,
 }
 
 /// Runs a scenario in memory.
 pub fn simulate(
     scenario: &Scenario,
     progress: &mut dyn Progress,
-) -> anyhow::Result<(RunOutput, RunSummary)> {
-    let arrivals = load_arrivals(scenario)?;
-    let out = world::run(scenario, arrivals, progress)?;
-    let summary = RunSummary::of(&out);
-    Ok((out, summary))
+) -> anyhow::Result<(MemoryRun, RunSummary)> {
+    let mut records = RunRecords::default();
+    let mut summary = SummaryBuilder::default();
+    let (arrivals, total) = arrivals(scenario)?;
+    let out = world::run(
+        scenario,
+        arrivals,
+        total,
+        &mut Tee(&mut records, &mut summary),
+        progress,
+    )?;
+    let summary = RunSummary::of(summary, &out);
+    Ok((MemoryRun { out, records }, summary))
+}
+
+/// Runs a scenario writing its records into `dir` as it goes (`requests.parquet`,
+/// `timeseries.parquet`, and `metadata_ops.parquet` when `metadata.record_ops` is set), plus
+/// `scenario.resolved.yaml`; returns the summary (not written: callers write it with or
+/// without wall-clock values).
+pub fn simulate_to_dir(
+    scenario: &Scenario,
+    dir: &Path,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<RunSummary> {
+    let mut files = RunFiles::new(dir);
+    let mut summary = SummaryBuilder::default();
+    let (arrivals, total) = arrivals(scenario)?;
+    let out = world::run(
+        scenario,
+        arrivals,
+        total,
+        &mut Tee(&mut files, &mut summary),
+        progress,
+    )?;
+    files.finish()?;
+    if scenario.metadata.as_ref().is_some_and(|m| m.record_ops) {
+        crate::output::metadata::ops_table(&out.metadata_ops)
+            .write_parquet(&dir.join("metadata_ops.parquet"))?;
+    }
+    write_resolved(dir, scenario)?;
+    Ok(RunSummary::of(summary, &out))
 }
 
 #[derive(Serialize)]
@@ -75,38 +131,6 @@ struct Resolved<'a> {
     kvcsim_version: &'a str,
     #[serde(flatten)]
     scenario: &'a RawScenario,
-}
-
-/// Writes a run's files into `dir` (which [`prepare_dir`] checked): `requests.parquet`,
-/// `timeseries.parquet`, `summary.json`, `scenario.resolved.yaml`, and `metadata_ops.parquet`
-/// when `metadata.record_ops` is set.
-pub fn write_outputs(
-    dir: &Path,
-    scenario: &Scenario,
-    out: &RunOutput,
-    summary: &RunSummary,
-) -> anyhow::Result<()> {
-    write_records(dir, scenario, out)?;
-    write_text_atomic(
-        &dir.join("summary.json"),
-        &(serde_json::to_string_pretty(summary)? + "\n"),
-    )
-}
-
-/// Writes the run's files other than `summary.json`: `requests.parquet`, `timeseries.parquet`,
-/// `scenario.resolved.yaml` (sweeps write their own summary, without wall-clock values).
-pub fn write_records(dir: &Path, scenario: &Scenario, out: &RunOutput) -> anyhow::Result<()> {
-    out.records
-        .requests_table()
-        .write_parquet(&dir.join("requests.parquet"))?;
-    out.records
-        .timeseries_table()
-        .write_parquet(&dir.join("timeseries.parquet"))?;
-    if scenario.metadata.as_ref().is_some_and(|m| m.record_ops) {
-        crate::output::metadata::ops_table(&out.metadata_ops)
-            .write_parquet(&dir.join("metadata_ops.parquet"))?;
-    }
-    write_resolved(dir, scenario)
 }
 
 /// Writes `scenario.resolved.yaml`: the scenario with defaults filled in and the version.
@@ -128,7 +152,10 @@ pub fn run_to_dir(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<RunSummary> {
     prepare_dir(dir)?;
-    let (out, summary) = simulate(scenario, progress)?;
-    write_outputs(dir, scenario, &out, &summary)?;
+    let summary = simulate_to_dir(scenario, dir, progress)?;
+    write_text_atomic(
+        &dir.join("summary.json"),
+        &(serde_json::to_string_pretty(&summary)? + "\n"),
+    )?;
     Ok(summary)
 }

@@ -36,19 +36,24 @@ struct Bar {
 }
 
 impl Progress for Bar {
-    fn update(&mut self, finished: u64, total: u64) {
+    fn update(&mut self, finished: u64, total: Option<u64>) {
         if !self.enabled {
             return;
         }
         if self.bar.is_none() && self.started.elapsed() > Duration::from_secs(1) {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} requests, ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
+            let bar = match total {
+                Some(total) => ProgressBar::new(total).with_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:40}] {pos}/{len} requests, ETA {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                ),
+                None => ProgressBar::no_length().with_style(
+                    ProgressStyle::with_template("{elapsed_precise} {pos} requests finished")
+                        .expect("valid template"),
+                ),
+            };
             self.bar = Some(bar);
         }
         if let Some(b) = &self.bar {

@@ -6,6 +6,7 @@
 
 pub mod metadata;
 pub mod plot;
+pub mod run_files;
 pub mod summary;
 pub mod table;
 
@@ -66,7 +67,7 @@ pub fn write_text_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
 }
 
-fn temp_name(path: &Path) -> PathBuf {
+pub(crate) fn temp_name(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,6 +8,7 @@ use statrs::statistics::{Data, OrderStatistics};
 
 use kvcsim_models::tiers::TIER_NAMES;
 
+use crate::records::{RecordSink, RequestRecord, TimeseriesRow};
 use crate::world::RunOutput;
 
 /// Mean and percentiles of one latency, milliseconds.
@@ -24,9 +25,16 @@ pub struct LatencyMs {
 }
 
 impl LatencyMs {
-    /// Summarises nanosecond values; all zero when there are none.
+    /// Summarises nanosecond values; all zero when there are none. The mean is the exact
+    /// integer sum divided once, so it does not depend on the values' order.
     pub fn of_ns(values: impl Iterator<Item = u64>) -> Self {
-        let v: Vec<f64> = values.map(|ns| ns as f64 * 1e-6).collect();
+        let mut sum: u128 = 0;
+        let v: Vec<f64> = values
+            .map(|ns| {
+                sum += u128::from(ns);
+                ns as f64 * 1e-6
+            })
+            .collect();
         if v.is_empty() {
             return LatencyMs {
                 mean: 0.0,
@@ -35,7 +43,7 @@ impl LatencyMs {
                 p99: 0.0,
             };
         }
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let mean = sum as f64 * 1e-6 / v.len() as f64;
         let mut d = Data::new(v);
         LatencyMs {
             mean,
@@ -43,6 +51,53 @@ impl LatencyMs {
             p90: d.quantile(0.9),
             p99: d.quantile(0.99),
         }
+    }
+}
+
+/// Collects what `summary.json` needs from the records as the run pushes them: sums, and the
+/// latencies themselves (32 bytes per completed request) so that percentiles stay exact.
+#[derive(Debug, Default)]
+pub struct SummaryBuilder {
+    rejected: u64,
+    ttft_ns: Vec<u64>,
+    tpot_ns: Vec<u64>,
+    e2e_ns: Vec<u64>,
+    metadata_ns: Vec<u64>,
+    first_arrival_ns: Option<u64>,
+    blocks: u64,
+    hit_blocks: u64,
+    cached_tokens: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    preemptions: u64,
+    recomputed_tokens: u64,
+}
+
+impl RecordSink for SummaryBuilder {
+    fn request(&mut self, r: &RequestRecord) {
+        self.ttft_ns.push(r.ttft_ns);
+        if r.output_tokens > 1 {
+            self.tpot_ns.push(r.tpot_ns);
+        }
+        self.e2e_ns.push(r.e2e_ns);
+        self.metadata_ns.push(r.metadata_ns);
+        self.first_arrival_ns = Some(
+            self.first_arrival_ns
+                .map_or(r.arrival_ns, |a| a.min(r.arrival_ns)),
+        );
+        self.blocks += r.blocks;
+        self.hit_blocks += r.hit_blocks;
+        self.cached_tokens += r.cached_tokens;
+        self.input_tokens += r.input_tokens;
+        self.output_tokens += r.output_tokens;
+        self.preemptions += u64::from(r.preemptions);
+        self.recomputed_tokens += r.recomputed_tokens;
+    }
+
+    fn interval(&mut self, _: &TimeseriesRow) {}
+
+    fn rejected(&mut self) {
+        self.rejected += 1;
     }
 }
 
@@ -86,6 +141,12 @@ pub struct RunSummary {
     pub block_hit_ratio: f64,
     /// Prompt tokens not recomputed / prompt tokens.
     pub token_hit_ratio: f64,
+    /// Preemptions (by recompute) over all requests.
+    #[serde(default)]
+    pub preemptions: u64,
+    /// Tokens computed again after preemptions (see `requests.parquet`).
+    #[serde(default)]
+    pub recomputed_tokens: u64,
     /// Output tokens per simulated second, from the first arrival to the last completion.
     pub throughput_tokens_per_s: f64,
     /// Prompt plus output tokens per simulated second, same span.
@@ -109,13 +170,11 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Summarises a run.
-    pub fn of(out: &RunOutput) -> Self {
-        let reqs = &out.records.requests;
-        let sum =
-            |f: fn(&crate::world::records::RequestRecord) -> u64| reqs.iter().map(f).sum::<u64>();
+    /// Summarises a run from its records and totals.
+    pub fn of(records: SummaryBuilder, out: &RunOutput) -> Self {
+        let b = records;
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let first = reqs.iter().map(|r| r.arrival_ns).min().unwrap_or(0);
+        let first = b.first_arrival_ns.unwrap_or(0);
         let span_s = out.end.as_nanos().saturating_sub(first) as f64 * 1e-9;
         let per_s = |x: u64| if span_s > 0.0 { x as f64 / span_s } else { 0.0 };
         let simulated_s = out.end.as_secs_f64();
@@ -128,22 +187,21 @@ impl RunSummary {
                 .sum::<f64>()
                 / out.busy_ns.len() as f64
         };
+        let sum = |v: &[u64]| v.iter().sum::<u64>();
         RunSummary {
-            requests_completed: reqs.len() as u64,
-            requests_rejected: out.records.rejected,
-            ttft_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.ttft_ns)),
-            metadata_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.metadata_ns)),
-            metadata_share_of_ttft: ratio(sum(|r| r.metadata_ns), sum(|r| r.ttft_ns)),
-            tpot_ms: LatencyMs::of_ns(
-                reqs.iter()
-                    .filter(|r| r.output_tokens > 1)
-                    .map(|r| r.tpot_ns),
-            ),
-            e2e_ms: LatencyMs::of_ns(reqs.iter().map(|r| r.e2e_ns)),
-            block_hit_ratio: ratio(sum(|r| r.hit_blocks), sum(|r| r.blocks)),
-            token_hit_ratio: ratio(sum(|r| r.cached_tokens), sum(|r| r.input_tokens)),
-            throughput_tokens_per_s: per_s(sum(|r| r.output_tokens)),
-            total_tokens_per_s: per_s(sum(|r| r.output_tokens + r.input_tokens)),
+            requests_completed: b.ttft_ns.len() as u64,
+            requests_rejected: b.rejected,
+            metadata_share_of_ttft: ratio(sum(&b.metadata_ns), sum(&b.ttft_ns)),
+            ttft_ms: LatencyMs::of_ns(b.ttft_ns.into_iter()),
+            metadata_ms: LatencyMs::of_ns(b.metadata_ns.into_iter()),
+            tpot_ms: LatencyMs::of_ns(b.tpot_ns.into_iter()),
+            e2e_ms: LatencyMs::of_ns(b.e2e_ns.into_iter()),
+            block_hit_ratio: ratio(b.hit_blocks, b.blocks),
+            token_hit_ratio: ratio(b.cached_tokens, b.input_tokens),
+            preemptions: b.preemptions,
+            recomputed_tokens: b.recomputed_tokens,
+            throughput_tokens_per_s: per_s(b.output_tokens),
+            total_tokens_per_s: per_s(b.output_tokens + b.input_tokens),
             gpu_busy_fraction: busy,
             simulated_s,
             events: out.events,
@@ -162,7 +220,7 @@ impl RunSummary {
                     TierSummary {
                         tier: TIER_NAMES[k].to_string(),
                         hit_blocks: c.hit_blocks,
-                        block_hit_ratio: ratio(c.hit_blocks, sum(|r| r.blocks)),
+                        block_hit_ratio: ratio(c.hit_blocks, b.blocks),
                         bytes_read: c.bytes_read,
                         bytes_written: c.bytes_written,
                         evictions: c.evictions,
@@ -186,6 +244,12 @@ impl RunSummary {
         s += &format!("simulated time       {:>12.1} s\n", self.simulated_s);
         s += &format!("block hit ratio      {:>12.4}\n", self.block_hit_ratio);
         s += &format!("token hit ratio      {:>12.4}\n", self.token_hit_ratio);
+        if self.preemptions > 0 {
+            s += &format!(
+                "preemptions          {:>12} ({} tokens recomputed)\n",
+                self.preemptions, self.recomputed_tokens
+            );
+        }
         s += &format!(
             "output throughput    {:>12.1} tokens/s\n",
             self.throughput_tokens_per_s

@@ -91,6 +91,14 @@ impl Column {
     }
 }
 
+/// Properties of every Parquet file kvcsim writes: Snappy, and nothing time- or host-dependent.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("kvcsim {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Named columns of equal length.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
@@ -140,12 +148,8 @@ impl Table {
     /// Writes the table as a Parquet file, atomically.
     pub fn write_parquet(&self, path: &Path) -> anyhow::Result<()> {
         let batch = self.to_record_batch()?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_created_by(format!("kvcsim {}", env!("CARGO_PKG_VERSION")))
-            .build();
         write_atomic(path, |w| {
-            let mut writer = ArrowWriter::try_new(w, batch.schema(), Some(props))?;
+            let mut writer = ArrowWriter::try_new(w, batch.schema(), Some(writer_properties()))?;
             writer.write(&batch)?;
             writer.close()?;
             Ok(())

@@ -114,6 +114,8 @@ pub struct Workload {
 /// Scheduler limits of one instance.
 #[derive(Debug, Clone, Copy)]
 pub struct SchedulerConfig {
+    /// The policy.
+    pub kind: kvcsim_models::scheduler::SchedulerKind,
     /// Token budget of one iteration.
     pub max_batch_tokens: u64,
     /// Most sequences in one iteration.
@@ -331,6 +333,7 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?;
     let s = &c.scheduler;
     let scheduler = SchedulerConfig {
+        kind: s.kind,
         max_batch_tokens: at_least_one(
             source,
             "cluster.scheduler.max_batch_tokens",

@@ -139,6 +139,10 @@ impl Default for RawCluster {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScheduler {
+    /// Scheduling policy: `vllm` (default; vLLM V1: FCFS, KV allocated on demand, preemption
+    /// by recompute) or `sglang-lpm` (the same with SGLang's longest-prefix-first admission).
+    #[serde(default)]
+    pub kind: kvcsim_models::scheduler::SchedulerKind,
     /// Token budget of one iteration (vLLM `max_num_batched_tokens`). Default 8192.
     #[serde(default = "default_batch_tokens")]
     pub max_batch_tokens: u32,
@@ -158,6 +162,7 @@ pub struct RawScheduler {
 impl Default for RawScheduler {
     fn default() -> Self {
         RawScheduler {
+            kind: Default::default(),
             max_batch_tokens: default_batch_tokens(),
             max_running: default_max_running(),
             chunked_prefill: true,

@@ -94,6 +94,8 @@ fn metrics() -> Vec<Metric> {
     for (name, get) in reals {
         m.push(Metric::Real(name.to_string(), Box::new(get)));
     }
+    m.push(Metric::Count("preemptions", |s| s.preemptions));
+    m.push(Metric::Count("recomputed_tokens", |s| s.recomputed_tokens));
     m.push(Metric::Count("events", |s| s.events));
     m
 }
@@ -295,6 +297,8 @@ mod tests {
                 e2e_ms: LatencyMs::of_ns([2_000_000].into_iter()),
                 block_hit_ratio: 0.5,
                 token_hit_ratio: 0.25,
+                preemptions: 0,
+                recomputed_tokens: 0,
                 throughput_tokens_per_s: 1.0,
                 total_tokens_per_s: 2.0,
                 gpu_busy_fraction: 0.1,

@@ -16,7 +16,7 @@ use super::layout::{RESOLVED_FILE, SUMMARY_FILE, SweepDir, TIMINGS_FILE, write_p
 use super::plan::{Plan, PlannedPoint};
 use super::resolved::{KVCSIM_VERSION, PointRecord, ResolvedSweep};
 use super::results::{PointOutcome, summary_table, timings_table};
-use crate::run::{simulate, write_records};
+use crate::run::simulate_to_dir;
 
 /// The subset `index/count`: points whose id is `index` modulo `count` (so every shard gets a
 /// share of each part of the grid). `0/1` is the whole sweep.
@@ -185,8 +185,7 @@ fn run_point(dir: &SweepDir, p: &PlannedPoint) -> PointOutcome {
     let id = p.point.id;
     let written = dir.write_point(id, |tmp| {
         let run = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
-            let (out, summary) = simulate(&p.scenario, &mut ())?;
-            write_records(tmp, &p.scenario, &out)?;
+            let summary = simulate_to_dir(&p.scenario, tmp, &mut ())?;
             write_point_summary(tmp, &summary)
         }));
         match run {

@@ -1,31 +1,19 @@
-//! One serving instance: its waiting queue, running set, HBM prefix cache and the
-//! continuous-batching scheduler that forms each iteration.
-//!
-//! Scheduling rule of one iteration (vLLM V1 style, FCFS, no preemption):
-//!
-//! 1. every decoding request contributes one token;
-//! 2. requests already prefilling get their next prompt tokens, in admission order, within the
-//!    remaining token budget. Without chunked prefill a prompt is computed whole; one longer
-//!    than the budget runs as the only prompt of its iteration (decodes still ride along), so a
-//!    long prompt is never starved by a steady stream of decodes;
-//! 3. waiting requests are admitted in arrival order while fewer than `max_running` run, budget
-//!    remains and their KV fits: the whole prompt plus the decode growth is reserved up front
-//!    (hit blocks pinned, the rest allocated, evicting unpinned cached blocks by policy). The
-//!    head of the queue blocks the rest (no skipping), as in vLLM's FCFS policy.
+//! One serving instance: its waiting queue, running set and HBM prefix cache.
 //!
 //! Decoding requests are kept in aggregate: their count, the sum of their KV contexts (which
-//! grows by the count every iteration) and a min-heap of the iteration at which each finishes.
-//! An iteration therefore costs O(prefill pieces + finishing requests), not O(batch size).
+//! grows by the count every iteration), a min-heap of the iteration at which each finishes and
+//! one of the iteration at which each next crosses a KV block boundary. An iteration therefore
+//! costs O(prefill pieces + requests finishing or needing a block), not O(batch size). Heap
+//! entries carry the request's generation; a preempted request's entries are stale and skipped.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use kvcsim_models::cache::PrefixCache;
+use kvcsim_models::scheduler::SeqId;
 
+use super::request::Req;
 use crate::engine::SimTime;
-
-/// Index of a request in the world's request table.
-pub type ReqIdx = u32;
 
 /// The iteration in progress on an instance.
 #[derive(Debug, Default)]
@@ -35,7 +23,7 @@ pub struct Iteration {
     /// When it started.
     pub start: SimTime,
     /// Prefill pieces: request and tokens computed.
-    pub prefills: Vec<(ReqIdx, u64)>,
+    pub prefills: Vec<(SeqId, u64)>,
     /// Decoding requests in it.
     pub decodes: u64,
 }
@@ -49,39 +37,50 @@ pub struct IntervalCounters {
     pub batch_tokens: u64,
     /// Iterations that ended in the interval.
     pub iterations: u64,
-    /// Prefix lookups (admissions) in the interval.
+    /// Prefix lookups (first admissions) in the interval.
     pub lookups: u64,
     /// Blocks looked up.
     pub lookup_blocks: u64,
     /// Blocks hit.
     pub hit_blocks: u64,
+    /// Requests preempted.
+    pub preemptions: u64,
+    /// Tokens recomputed by readmissions.
+    pub recomputed_tokens: u64,
 }
+
+/// A heap entry: (iteration, trace position, slot, generation); ties go to the earlier trace
+/// position, so equal runs complete requests in equal order.
+type Due = Reverse<(u64, u64, u32, u32)>;
 
 /// A serving instance.
 #[derive(Debug)]
 pub struct Instance {
     /// HBM prefix cache.
     pub cache: PrefixCache,
-    /// Routed requests not yet admitted, in arrival order.
-    pub waiting: VecDeque<ReqIdx>,
+    /// Routed requests not yet admitted (preempted ones at the front).
+    pub waiting: VecDeque<SeqId>,
     /// Admitted requests whose prompt is not complete, in admission order.
-    pub prefilling: VecDeque<ReqIdx>,
-    /// Decoding requests: (iteration number of their last decode step, request).
-    pub decode_finish: BinaryHeap<Reverse<(u64, ReqIdx)>>,
+    pub prefilling: Vec<SeqId>,
+    /// Running requests (loading, prefilling, decoding) by admission order.
+    running: BTreeMap<u64, SeqId>,
+    next_admission: u64,
+    decode_finish: BinaryHeap<Due>,
+    decode_block: BinaryHeap<Due>,
     /// Number of decoding requests.
     pub decoding: u64,
     /// Admitted requests waiting for blocks loaded from lower tiers.
     pub loading: u64,
     /// HBM evictions already reported in the time series.
     pub evictions_reported: u64,
-    /// Sum over decoding requests of (input tokens - iteration number before their first decode
-    /// step), so that their total KV context at iteration `i` is `decode_ctx_base + decoding*i`.
-    pub decode_ctx_base: i64,
+    /// Sum over decoding requests of (KV tokens at entry - entry iteration), so that their
+    /// total KV context at iteration `i` is `decode_ctx_base + decoding * i`.
+    decode_ctx_base: i64,
     /// Number of the next iteration to start.
     pub next_iteration: u64,
     /// The iteration running now, if any.
     pub busy: Option<Iteration>,
-    /// Tokens still owed to routed requests (uncomputed prompt + ungenerated output).
+    /// Tokens still owed to routed requests (see `Req::owed_tokens`).
     pub outstanding_tokens: u64,
     /// Requests routed here and not finished (for routing and the time series).
     pub assigned: u64,
@@ -99,8 +98,11 @@ impl Instance {
         Instance {
             cache,
             waiting: VecDeque::new(),
-            prefilling: VecDeque::new(),
+            prefilling: Vec::new(),
+            running: BTreeMap::new(),
+            next_admission: 0,
             decode_finish: BinaryHeap::new(),
+            decode_block: BinaryHeap::new(),
             decoding: 0,
             loading: 0,
             evictions_reported: 0,
@@ -117,13 +119,89 @@ impl Instance {
 
     /// Requests admitted and not finished (loading, prefilling or decoding).
     pub fn running(&self) -> u64 {
-        self.loading + self.decoding + self.prefilling.len() as u64
+        self.running.len() as u64
+    }
+
+    /// Running requests, newest admission first.
+    pub fn running_newest_first(&self) -> impl Iterator<Item = SeqId> + '_ {
+        self.running.values().rev().copied()
     }
 
     /// Total KV context of the decoding requests in iteration `i`.
     pub fn decode_context_sum(&self, i: u64) -> u64 {
         u64::try_from(self.decode_ctx_base + (self.decoding * i) as i64)
             .expect("decode context sum is non-negative")
+    }
+
+    /// Marks `req` admitted: it runs, newest.
+    pub fn admit(&mut self, id: SeqId, req: &mut Req) {
+        req.admission = self.next_admission;
+        self.next_admission += 1;
+        self.running.insert(req.admission, id);
+    }
+
+    /// `req` stops running (finished or preempted).
+    pub fn unrun(&mut self, req: &Req) {
+        self.running.remove(&req.admission);
+    }
+
+    /// `req` finished its prefill at the end of iteration `number` with KV for `kv` tokens and
+    /// block size `bs`: it decodes from iteration `number + 1`.
+    pub fn start_decoding(&mut self, id: SeqId, req: &mut Req, number: u64, bs: u64) {
+        let kv = req.input_tokens + req.generated - 1;
+        req.decode_entry = number;
+        self.decoding += 1;
+        // Context in iteration j (> number) is kv + (j - number).
+        self.decode_ctx_base += kv as i64 - number as i64;
+        let steps = req.output_tokens - req.generated;
+        let entry = |at| Reverse((at, req.id, id.0, req.generation));
+        self.decode_finish.push(entry(number + steps));
+        // The step of iteration j writes KV token kv + (j - number); it needs a new block when
+        // that passes the held blocks.
+        let held_tokens = req.held_blocks() * bs;
+        debug_assert!(held_tokens >= kv, "a decoding request holds its KV");
+        let next = number + (held_tokens - kv) + 1;
+        if next <= number + steps {
+            self.decode_block.push(entry(next));
+        }
+    }
+
+    /// `req` leaves the decode aggregate (finished, or preempted before iteration `next`):
+    /// its `generated` becomes current.
+    pub fn stop_decoding(&mut self, req: &mut Req, next: u64) {
+        let done = next - 1 - req.decode_entry;
+        let kv_entry = req.input_tokens + req.generated - 1;
+        self.decoding -= 1;
+        self.decode_ctx_base -= kv_entry as i64 - req.decode_entry as i64;
+        req.generated += done;
+    }
+
+    /// Decoding requests whose last step is iteration `number`, in trace order.
+    pub fn pop_finished(
+        &mut self,
+        number: u64,
+        live: impl Fn(SeqId, u64, u32) -> bool,
+    ) -> Option<SeqId> {
+        pop_due(&mut self.decode_finish, number, live)
+    }
+
+    /// Decoding requests whose step in iteration `number` needs a new block.
+    pub fn pop_block_needer(
+        &mut self,
+        number: u64,
+        live: impl Fn(SeqId, u64, u32) -> bool,
+    ) -> Option<SeqId> {
+        pop_due(&mut self.decode_block, number, live)
+    }
+
+    /// `id` got a block for iteration `number`: its next one is due `bs` steps later, unless
+    /// it finishes first.
+    pub fn block_granted(&mut self, id: SeqId, req: &Req, number: u64, bs: u64) {
+        let last = req.decode_entry + (req.output_tokens - req.generated);
+        if number + bs <= last {
+            self.decode_block
+                .push(Reverse((number + bs, req.id, id.0, req.generation)));
+        }
     }
 
     /// Adds GPU busy time from `from` to `to`, clipped to the current interval.
@@ -133,4 +211,25 @@ impl Instance {
         self.interval.busy_ns += d;
         self.busy_total_ns += d;
     }
+}
+
+/// Pops the next live entry due at `number` (stale entries of preempted requests are dropped).
+fn pop_due(
+    heap: &mut BinaryHeap<Due>,
+    number: u64,
+    live: impl Fn(SeqId, u64, u32) -> bool,
+) -> Option<SeqId> {
+    while let Some(&Reverse((at, req_id, slot, generation))) = heap.peek() {
+        if !live(SeqId(slot), req_id, generation) {
+            heap.pop();
+            continue;
+        }
+        if at != number {
+            debug_assert!(at > number, "a due entry was missed");
+            return None;
+        }
+        heap.pop();
+        return Some(SeqId(slot));
+    }
+    None
 }

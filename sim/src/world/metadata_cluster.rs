@@ -10,26 +10,43 @@
 //!  admission evicts   ──▶ delete job: the evicted blocks (not waited for)
 //! ```
 //!
-//! Without a configured backend nothing here runs and the lookup takes zero time, exactly as
-//! before. With one, a request counts towards its instance's load (routing views) from the
-//! moment it is routed rather than from its lookup reply. Each instance is one compute node (host `i`); the metadata servers are the hosts
+//! Without a configured backend nothing here runs and the lookup takes zero time: the
+//! lifecycle is the same either way. Each instance is one compute node (host `i`); the metadata servers are the hosts
 //! after them. The store's contents only shape its costs (tree structure, caches, locks); which
 //! blocks hit is still decided by the instance's own cache.
 
 use kvcsim_models::cache::BlockId;
+use kvcsim_models::scheduler::SeqId;
 
 use super::metadata_driver::{MetaEvent, MetadataDriver, PlannedOp};
-use super::{Event, World};
+use super::{Event, InstanceId, World};
 use crate::engine::{Engine, SimDuration};
 use crate::scenario::{Mode, Scenario};
 
 /// Metadata writes the lifecycle decided, issued once the instance is no longer borrowed.
 #[derive(Debug, Clone)]
 pub enum MetaWork {
-    /// Request `0` computed its new blocks: insert them.
-    Insert(u32),
-    /// Instance `0` evicted blocks `2` admitting request `1`: delete them.
-    Delete(u32, u32, Vec<BlockId>),
+    /// A request's prompt blocks after its HBM prefix are now cached on its instance: insert
+    /// them.
+    Insert {
+        /// The instance (compute node).
+        node: InstanceId,
+        /// The request (trace position).
+        request_id: u64,
+        /// The chain's first block (the key the backends shard and order by).
+        first: BlockId,
+        /// The blocks to insert.
+        blocks: Vec<BlockId>,
+    },
+    /// An instance evicted blocks making room for a request: delete them.
+    Delete {
+        /// The instance.
+        node: InstanceId,
+        /// The request (trace position) that needed the room.
+        request_id: u64,
+        /// The evicted blocks.
+        blocks: Vec<BlockId>,
+    },
 }
 
 /// Tags of jobs that no request waits for.
@@ -72,20 +89,14 @@ impl ClusterMetadata {
     }
 }
 
-impl World {
+impl World<'_> {
     /// Starts request `r`'s prefix lookup: zero time without a metadata service.
-    pub(super) fn begin_lookup(&mut self, engine: &mut Engine<Event>, r: u32) {
+    pub(super) fn begin_lookup(&mut self, engine: &mut Engine<Event>, r: SeqId) {
         let Some(m) = self.metadata.as_mut() else {
             engine.schedule_in(SimDuration::ZERO, Event::LookupReplied(r));
             return;
         };
-        let req = &self.reqs[r as usize];
-        // The router counts a request at its instance as soon as it routes it (as a KV-aware
-        // router tracks its active requests), so a burst arriving while lookups are in flight
-        // spreads over the instances instead of piling onto the first.
-        let inst = &mut self.instances[req.instance as usize];
-        inst.assigned += 1;
-        inst.outstanding_tokens += req.input_tokens + req.output_tokens.max(1);
+        let req = &self.reqs[r];
         let blocks: Vec<u64> = req.blocks.iter().map(|b| b.0).collect();
         let mut ops: Vec<PlannedOp> = Vec::new();
         match m.chunk_blocks {
@@ -96,10 +107,10 @@ impl World {
             }
             None => ops = m.driver.plan_lookup(&blocks),
         }
-        let (node, id) = (req.instance, req.id);
+        let (node, id) = (req.instance.0, req.id);
         let now = engine.now();
         m.driver
-            .submit(now, node, u64::from(r), id, ops, &mut |t, e| {
+            .submit(now, node, u64::from(r.0), id, ops, &mut |t, e| {
                 engine.schedule_at(t, Event::Metadata(e));
             });
         self.drain_metadata(engine);
@@ -112,37 +123,51 @@ impl World {
         }
         for w in std::mem::take(&mut self.meta_pending) {
             match w {
-                MetaWork::Insert(r) => self.metadata_insert(engine, r),
-                MetaWork::Delete(i, r, blocks) => self.metadata_delete(engine, i, r, &blocks),
+                MetaWork::Insert {
+                    node,
+                    request_id,
+                    first,
+                    blocks,
+                } => self.metadata_insert(engine, node, request_id, first, &blocks),
+                MetaWork::Delete {
+                    node,
+                    request_id,
+                    blocks,
+                } => self.metadata_delete(engine, node, request_id, &blocks),
             }
         }
     }
 
-    /// The blocks request `r` computed are now cached on its instance: insert them.
-    fn metadata_insert(&mut self, engine: &mut Engine<Event>, r: u32) {
+    /// Blocks now cached on instance `node` for request `request_id`: insert them.
+    fn metadata_insert(
+        &mut self,
+        engine: &mut Engine<Event>,
+        node: InstanceId,
+        request_id: u64,
+        first: BlockId,
+        blocks: &[BlockId],
+    ) {
         let Some(m) = self.metadata.as_mut() else {
             return;
         };
-        let req = &self.reqs[r as usize];
-        let Some(first) = req.blocks.first() else {
-            return;
-        };
-        let new: Vec<u64> = req.blocks[req.hit_blocks as usize..]
-            .iter()
-            .map(|b| b.0)
-            .collect();
+        let new: Vec<u64> = blocks.iter().map(|b| b.0).collect();
         let ops = m.driver.plan_insert(first.0, &new);
-        let (node, id) = (req.instance, req.id);
         let now = engine.now();
         m.driver
-            .submit(now, node, BACKGROUND, id, ops, &mut |t, e| {
+            .submit(now, node.0, BACKGROUND, request_id, ops, &mut |t, e| {
                 engine.schedule_at(t, Event::Metadata(e));
             });
         self.drain_metadata(engine);
     }
 
-    /// Instance `i` evicted `blocks` while admitting request `r`: delete them.
-    fn metadata_delete(&mut self, engine: &mut Engine<Event>, i: u32, r: u32, blocks: &[BlockId]) {
+    /// Instance `i` evicted `blocks` making room for request `request_id`: delete them.
+    fn metadata_delete(
+        &mut self,
+        engine: &mut Engine<Event>,
+        i: InstanceId,
+        request_id: u64,
+        blocks: &[BlockId],
+    ) {
         let Some(m) = self.metadata.as_mut() else {
             return;
         };
@@ -151,11 +176,11 @@ impl World {
         }
         let ids: Vec<u64> = blocks.iter().map(|b| b.0).collect();
         let ops = m.driver.plan_delete(&ids);
-        let id = self.reqs[r as usize].id;
         let now = engine.now();
-        m.driver.submit(now, i, BACKGROUND, id, ops, &mut |t, e| {
-            engine.schedule_at(t, Event::Metadata(e));
-        });
+        m.driver
+            .submit(now, i.0, BACKGROUND, request_id, ops, &mut |t, e| {
+                engine.schedule_at(t, Event::Metadata(e));
+            });
         self.drain_metadata(engine);
     }
 
@@ -181,8 +206,8 @@ impl World {
             if f.tag & BACKGROUND != 0 {
                 continue;
             }
-            let r = f.tag as u32;
-            let req = &mut self.reqs[r as usize];
+            let r = SeqId(f.tag as u32);
+            let req = &mut self.reqs[r];
             req.metadata_ns = f.at.saturating_since(req.arrival).as_nanos();
             engine.schedule_at(f.at.max(engine.now()), Event::LookupReplied(r));
         }

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use kvcsim::engine::SimDuration;
+use kvcsim::records::RequestRecord;
 use kvcsim::run::simulate;
 use kvcsim::scenario::{Scenario, load_str};
-use kvcsim::world::records::RequestRecord;
 use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
 
 use super::write_trace;

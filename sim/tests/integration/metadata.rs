@@ -42,6 +42,7 @@ fn metadata_time_enters_ttft_and_nothing_else_changes() {
         // The lookup is the ops the request issued before its reply: one range over 16
         // consecutive ids for the trees and Redis, one prefix for the index.
         let lookups: Vec<_> = out
+            .out
             .metadata_ops
             .iter()
             .filter(|o| !o.op.is_write())
@@ -50,6 +51,7 @@ fn metadata_time_enters_ttft_and_nothing_else_changes() {
         assert_eq!(lookups[0].latency_ns, r.metadata_ns, "{kind}");
         // Its 16 new blocks are inserted after its prefill.
         let inserted: u64 = out
+            .out
             .metadata_ops
             .iter()
             .filter(|o| o.op.is_write())
@@ -78,8 +80,13 @@ fn chunked_prefill_issues_one_lookup_per_chunk() {
     let per = simulate(&scenario(&trace, 64, &meta(true)), &mut ())
         .unwrap()
         .0;
-    let lookups =
-        |o: &kvcsim::world::RunOutput| o.metadata_ops.iter().filter(|r| !r.op.is_write()).count();
+    let lookups = |o: &kvcsim::run::MemoryRun| {
+        o.out
+            .metadata_ops
+            .iter()
+            .filter(|r| !r.op.is_write())
+            .count()
+    };
     assert_eq!((lookups(&one), lookups(&per)), (1, 4));
     assert!(
         per.records.requests[0].metadata_ns > one.records.requests[0].metadata_ns,

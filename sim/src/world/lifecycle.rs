@@ -1,0 +1,211 @@
+//! The event handlers of a request's life: arrival and routing, the lookup reply, loads,
+//! iterations ending, completion.
+
+use kvcsim_models::cache::Admit;
+use kvcsim_models::routing::{InstanceView, RouteQuery};
+use kvcsim_models::scheduler::SeqId;
+
+use super::request::{Phase, Req};
+use super::{Event, InstanceId, World};
+use crate::engine::{Engine, SimTime};
+use crate::records::RequestRecord;
+
+impl World<'_> {
+    pub(super) fn on_request_arrived(&mut self, engine: &mut Engine<Event>) {
+        let arrival = self.next.take().expect("an arrival was scheduled");
+        self.pull_arrival(engine);
+        self.entered += 1;
+        self.views.clear();
+        for inst in &self.instances {
+            self.views.push(InstanceView {
+                outstanding_tokens: inst.outstanding_tokens,
+                running: inst.running() as u32,
+                waiting: inst.waiting.len() as u32,
+                cached_prefix_blocks: inst.cache.longest_prefix(&arrival.blocks),
+            });
+        }
+        let query = RouteQuery {
+            prompt_tokens: arrival.input_tokens,
+            block_size_tokens: self.budgets.block_size,
+        };
+        let target = InstanceId(self.router.route(&query, &self.views) as u32);
+        let req = Req::new(arrival, target);
+        // The router counts a request at its instance as soon as it routes it (as a KV-aware
+        // router tracks its active requests), so a burst arriving while lookups are in flight
+        // spreads over the instances instead of piling onto the first.
+        let inst = &mut self.instances[target.index()];
+        inst.assigned += 1;
+        inst.outstanding_tokens += req.owed_tokens();
+        let r = self.reqs.insert(req);
+        // The prefix lookup: zero time, or the metadata service's operations.
+        self.begin_lookup(engine, r);
+    }
+
+    pub(super) fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: SeqId) {
+        let i = self.reqs[r].instance;
+        if self.instances[i.index()].waiting.len() >= self.max_waiting {
+            self.reject(r);
+            return;
+        }
+        self.reqs[r].phase = Phase::Waiting;
+        let inst = &mut self.instances[i.index()];
+        inst.waiting.push_back(r);
+        if inst.busy.is_none() {
+            self.start_iteration(engine, i);
+        }
+    }
+
+    /// Drops request `r` (waiting queue full, or larger than its instance's whole cache).
+    pub(super) fn reject(&mut self, r: SeqId) {
+        let req = self.reqs.remove(r);
+        let inst = &mut self.instances[req.instance.index()];
+        inst.assigned -= 1;
+        inst.outstanding_tokens -= req.owed_tokens();
+        self.sink.rejected();
+        self.finished += 1;
+    }
+
+    pub(super) fn on_load_finished(&mut self, engine: &mut Engine<Event>, r: SeqId) {
+        let req = &mut self.reqs[r];
+        debug_assert_eq!(req.phase, Phase::Loading);
+        req.phase = Phase::Prefilling;
+        let i = req.instance;
+        let inst = &mut self.instances[i.index()];
+        inst.loading -= 1;
+        inst.prefilling.push(r);
+        if inst.busy.is_none() {
+            self.start_iteration(engine, i);
+        }
+    }
+
+    pub(super) fn on_iteration_finished(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
+        let now = engine.now();
+        let bs = self.budgets.block_size;
+        let inst = &mut self.instances[i.index()];
+        let it = inst.busy.take().expect("an iteration was running");
+        inst.account_busy(it.start, now);
+        inst.interval.iterations += 1;
+        inst.interval.batch_tokens += it.decodes + it.prefills.iter().map(|p| p.1).sum::<u64>();
+        // Decode steps: every decoding request produced one token; some are done.
+        inst.outstanding_tokens -= it.decodes;
+        loop {
+            let reqs = &self.reqs;
+            let inst = &mut self.instances[i.index()];
+            let Some(r) = inst.pop_finished(it.number, |s, id, g| reqs.is_current(s, id, g)) else {
+                break;
+            };
+            let req = &mut self.reqs[r];
+            inst.stop_decoding(req, it.number + 1);
+            debug_assert_eq!(req.generated, req.output_tokens);
+            self.complete(r, now);
+        }
+        // Prefill pieces: tokens computed; a finished prefill emits a token.
+        for &(r, take) in &it.prefills {
+            let inst = &mut self.instances[i.index()];
+            let req = &mut self.reqs[r];
+            if req.phase != Phase::Prefilling {
+                continue; // preempted after this iteration was planned: cannot happen
+            }
+            req.prefilled_tokens += take;
+            inst.outstanding_tokens -= take;
+            if req.prefilled_tokens < req.target_tokens {
+                continue;
+            }
+            req.generated += 1;
+            inst.outstanding_tokens -= 1;
+            req.first_token.get_or_insert(now);
+            // The prompt's blocks not yet pinned become cached blocks, pinned by this request.
+            let from = req.pinned_blocks as usize;
+            let new_blocks = req.blocks.len() - from;
+            inst.cache.free_private(new_blocks);
+            req.private_blocks -= new_blocks as u32;
+            for (depth, &b) in req.blocks.iter().enumerate().skip(from) {
+                let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
+                inst.cache
+                    .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
+                    .expect("its private blocks made room");
+            }
+            req.pinned_blocks = req.blocks.len() as u32;
+            if let Some(tiers) = &mut self.tiers {
+                inst.cache.take_evicted(&mut self.demote);
+                for (block, meta) in self.demote.drain(..) {
+                    tiers.evicted_from_hbm(i.index(), block, meta);
+                }
+                tiers.computed(
+                    i.index(),
+                    &req.blocks,
+                    req.reused_blocks as usize,
+                    now.as_nanos(),
+                );
+            }
+            if self.metadata.is_some()
+                && let Some(&first) = req.blocks.first()
+            {
+                self.meta_pending.push(super::MetaWork::Insert {
+                    node: i,
+                    request_id: req.id,
+                    first,
+                    blocks: req.blocks[from..].to_vec(),
+                });
+            }
+            if req.generated == req.output_tokens {
+                inst.prefilling.retain(|&p| p != r);
+                self.complete(r, now);
+            } else {
+                req.phase = Phase::Decoding;
+                inst.start_decoding(r, req, it.number, bs);
+            }
+        }
+        let reqs = &self.reqs;
+        self.instances[i.index()]
+            .prefilling
+            .retain(|&p| reqs.get(p).is_some_and(|r| r.phase == Phase::Prefilling));
+        self.flush_metadata(engine);
+        self.start_iteration(engine, i);
+    }
+
+    /// Request `r` produced its last token at `now`: its blocks are released (cached ones tail
+    /// first, so the tail of a chain is evicted before its head) and its record is pushed.
+    fn complete(&mut self, r: SeqId, now: SimTime) {
+        let req = self.reqs.remove(r);
+        let inst = &mut self.instances[req.instance.index()];
+        inst.unrun(&req);
+        inst.cache
+            .unpin(&req.blocks[..req.pinned_blocks as usize], now.as_nanos())
+            .expect("a running request pins its blocks");
+        inst.cache.free_private(req.private_blocks as usize);
+        inst.assigned -= 1;
+        self.finished += 1;
+        self.hbm_hit_blocks += u64::from(req.hit_blocks);
+        let first_token = req.first_token.expect("a finished request emitted a token");
+        let admitted = req.admitted.expect("a finished request was admitted");
+        let steps = req.output_tokens - 1;
+        self.sink.request(&RequestRecord {
+            request_id: req.id,
+            arrival_ns: req.arrival.as_nanos(),
+            instance: req.instance.0,
+            input_tokens: req.input_tokens,
+            output_tokens: req.output_tokens,
+            blocks: req.blocks.len() as u64,
+            hit_blocks: u64::from(req.hit_blocks + req.loaded_blocks),
+            hbm_hit_blocks: u64::from(req.hit_blocks),
+            dram_hit_blocks: u64::from(req.tier_blocks[1]),
+            ssd_hit_blocks: u64::from(req.tier_blocks[2]),
+            remote_hit_blocks: u64::from(req.tier_blocks[3]),
+            cached_tokens: req.cached_tokens,
+            queue_ns: (admitted - req.arrival).as_nanos(),
+            load_ns: (req.load_ready - admitted).as_nanos(),
+            metadata_ns: req.metadata_ns,
+            prefill_ns: (first_token - req.load_ready).as_nanos(),
+            ttft_ns: (first_token - req.arrival).as_nanos(),
+            tpot_ns: (now - first_token)
+                .as_nanos()
+                .checked_div(steps)
+                .unwrap_or(0),
+            e2e_ns: (now - req.arrival).as_nanos(),
+            finish_ns: now.as_nanos(),
+            preemptions: req.preemptions,
+            recomputed_tokens: req.recomputed_tokens,
+        });
+    }
+}

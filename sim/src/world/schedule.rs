@@ -1,0 +1,359 @@
+//! The scheduler's view of an instance, and applying the plan it returns.
+//!
+//! [`World::start_iteration`] asks the instance's [`BatchScheduler`] for a plan over a
+//! [`Snapshot`] (which probes the caches lazily, for the waiting requests the scheduler looks
+//! at), then applies it: preemptions (KV freed, back to the front of the queue), block
+//! allocations, admissions (lookup, pins, loads from lower tiers), rejections; and starts the
+//! iteration on the GPU model.
+//!
+//! [`BatchScheduler`]: kvcsim_models::scheduler::BatchScheduler
+
+use kvcsim_models::gpu::GpuModel;
+use kvcsim_models::scheduler::{InstanceView, PrefillSeq, SeqId, Victim, WaitingSeq};
+use kvcsim_models::tiers::TierHierarchy;
+
+use super::instance::{Instance, Iteration};
+use super::request::{Phase, Requests};
+use super::{Event, InstanceId, MetaWork, World};
+use crate::engine::{Engine, SimDuration, SimTime};
+
+/// One instance as its scheduler sees it, before this iteration.
+struct Snapshot<'a> {
+    inst: &'a Instance,
+    reqs: &'a Requests,
+    tiers: Option<&'a TierHierarchy>,
+    instance: usize,
+    needers: &'a [SeqId],
+    prefilling: &'a [PrefillSeq],
+    block_size: u64,
+}
+
+impl InstanceView for Snapshot<'_> {
+    fn free_blocks(&self) -> u64 {
+        self.inst.cache.available_blocks() as u64
+    }
+
+    fn capacity_blocks(&self) -> u64 {
+        self.inst.cache.capacity_blocks() as u64
+    }
+
+    fn running(&self) -> usize {
+        self.inst.running() as usize
+    }
+
+    fn decoding(&self) -> u64 {
+        self.inst.decoding
+    }
+
+    fn decode_block_needers(&self) -> &[SeqId] {
+        self.needers
+    }
+
+    fn prefilling(&self) -> &[PrefillSeq] {
+        self.prefilling
+    }
+
+    fn waiting_len(&self) -> usize {
+        self.inst.waiting.len()
+    }
+
+    fn waiting(&self, k: usize) -> WaitingSeq {
+        let id = self.inst.waiting[k];
+        let req = &self.reqs[id];
+        let cache = &self.inst.cache;
+        let hit = cache.longest_prefix(&req.blocks);
+        let lower = self
+            .tiers
+            .map_or(0, |t| t.continuation(self.instance, &req.blocks, hit));
+        let evictable = req.blocks[..hit]
+            .iter()
+            .filter(|&&b| cache.pin_count(b) == Some(0))
+            .count();
+        WaitingSeq {
+            id,
+            target_tokens: req.target_tokens,
+            cached_tokens: cached_tokens(hit + lower, self.block_size, req.target_tokens),
+            hit_blocks: hit as u64,
+            evictable_hit_blocks: evictable as u64,
+            load_blocks: lower as u64,
+            peak_blocks: req.peak_blocks(self.block_size),
+        }
+    }
+
+    fn victim(&self, k: usize) -> Option<Victim> {
+        let cache = &self.inst.cache;
+        self.inst
+            .running_newest_first()
+            .filter(|&r| self.reqs[r].phase != Phase::Loading)
+            .nth(k)
+            .map(|id| {
+                let req = &self.reqs[id];
+                let sole = req.blocks[..req.pinned_blocks as usize]
+                    .iter()
+                    .filter(|&&b| cache.pin_count(b) == Some(1))
+                    .count();
+                Victim {
+                    id,
+                    releases_blocks: u64::from(req.private_blocks) + sole as u64,
+                    decoding: req.phase == Phase::Decoding,
+                }
+            })
+    }
+}
+
+/// Tokens a request does not compute when `reused` leading blocks are found: all of them, but
+/// at least one token is computed (the one whose forward pass emits the next token).
+fn cached_tokens(reused: usize, block_size: u64, target: u64) -> u64 {
+    (reused as u64 * block_size).min(target.saturating_sub(1))
+}
+
+impl World<'_> {
+    /// Forms and starts the next iteration of instance `i`, if it has work.
+    pub(super) fn start_iteration(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
+        let now = engine.now();
+        let bs = self.budgets.block_size;
+        let inst = &mut self.instances[i.index()];
+        debug_assert!(inst.busy.is_none());
+        let number = inst.next_iteration;
+        // Decodes whose step in this iteration crosses a block boundary, oldest admission first.
+        let mut needers = std::mem::take(&mut self.needers);
+        needers.clear();
+        let reqs = &self.reqs;
+        while let Some(r) = inst.pop_block_needer(number, |s, id, g| reqs.is_current(s, id, g)) {
+            needers.push(r);
+        }
+        needers.sort_by_key(|&r| reqs[r].admission);
+        let mut prefilling = std::mem::take(&mut self.prefill_views);
+        prefilling.clear();
+        prefilling.extend(inst.prefilling.iter().map(|&r| {
+            let req = &reqs[r];
+            PrefillSeq {
+                id: r,
+                kv_tokens: req.prefilled_tokens,
+                remaining_tokens: req.target_tokens - req.prefilled_tokens,
+                held_blocks: req.held_blocks(),
+            }
+        }));
+        self.plan.clear();
+        let view = Snapshot {
+            inst,
+            reqs,
+            tiers: self.tiers.as_ref(),
+            instance: i.index(),
+            needers: &needers,
+            prefilling: &prefilling,
+            block_size: bs,
+        };
+        self.scheduler.plan(&view, &self.budgets, &mut self.plan);
+        let plan = std::mem::take(&mut self.plan);
+        for &r in &plan.preempt {
+            self.preempt(i, r, number, now);
+        }
+        for &r in &needers {
+            if plan.preempt.contains(&r) {
+                continue;
+            }
+            assert!(
+                plan.decode_blocks.contains(&r),
+                "the scheduler left a decode without its block"
+            );
+            self.allocate(i, r, 1, now, true);
+            let req = &self.reqs[r];
+            self.instances[i.index()].block_granted(r, req, number, bs);
+        }
+        let mut it = Iteration {
+            number,
+            start: now,
+            prefills: Vec::new(),
+            decodes: self.instances[i.index()].decoding,
+        };
+        self.batch.clear();
+        if it.decodes > 0 {
+            let ctx = self.instances[i.index()].decode_context_sum(number);
+            self.batch.push_decodes(it.decodes, ctx);
+        }
+        for c in &plan.prefill {
+            self.allocate(i, c.id, c.new_blocks, now, true);
+            self.batch
+                .push_prefill(c.tokens, self.reqs[c.id].prefilled_tokens);
+            it.prefills.push((c.id, c.tokens));
+        }
+        for c in &plan.admit {
+            if self.admit(engine, i, c.id, c.new_blocks, now) && c.tokens > 0 {
+                self.batch
+                    .push_prefill(c.tokens, self.reqs[c.id].prefilled_tokens);
+                it.prefills.push((c.id, c.tokens));
+            }
+        }
+        for &r in &plan.reject {
+            let inst = &mut self.instances[i.index()];
+            let pos = inst.waiting.iter().position(|&w| w == r).expect("waiting");
+            inst.waiting.remove(pos);
+            self.reject(r);
+        }
+        self.plan = plan;
+        self.needers = needers;
+        self.prefill_views = prefilling;
+        self.flush_metadata(engine);
+        if it.prefills.is_empty() && it.decodes == 0 {
+            return; // idle
+        }
+        let secs = self.gpu.iteration_time(&self.batch);
+        let inst = &mut self.instances[i.index()];
+        inst.next_iteration += 1;
+        inst.busy = Some(it);
+        engine.schedule_in(
+            SimDuration::from_secs_f64(secs),
+            Event::IterationFinished(i),
+        );
+    }
+
+    /// Allocates `n` private blocks to request `r` on instance `i`, evicting cached blocks by
+    /// policy; the victims are deleted from the metadata service and, with `demote`, moved to
+    /// the lower tiers now.
+    fn allocate(&mut self, i: InstanceId, r: SeqId, n: u64, now: SimTime, demote: bool) {
+        if n == 0 {
+            return;
+        }
+        let inst = &mut self.instances[i.index()];
+        self.evicted.clear();
+        inst.cache
+            .allocate_private(n as usize, now.as_nanos(), &mut self.evicted)
+            .expect("the scheduler counted these blocks free");
+        self.reqs[r].private_blocks += n as u32;
+        if self.metadata.is_some() && !self.evicted.is_empty() {
+            self.meta_pending.push(MetaWork::Delete {
+                node: i,
+                request_id: self.reqs[r].id,
+                blocks: self.evicted.clone(),
+            });
+        }
+        if demote {
+            self.demote_victims(i);
+        }
+    }
+
+    /// Moves the HBM victims of instance `i` logged since the last call to the lower tiers.
+    fn demote_victims(&mut self, i: InstanceId) {
+        if let Some(tiers) = &mut self.tiers {
+            self.instances[i.index()]
+                .cache
+                .take_evicted(&mut self.demote);
+            for (block, meta) in self.demote.drain(..) {
+                tiers.evicted_from_hbm(i.index(), block, meta);
+            }
+        }
+    }
+
+    /// Admits waiting request `r`: its HBM prefix is looked up and pinned, `new_blocks` are
+    /// allocated, and blocks found in lower tiers are loaded. Returns whether it computes in
+    /// this iteration (false while it loads).
+    fn admit(
+        &mut self,
+        engine: &mut Engine<Event>,
+        i: InstanceId,
+        r: SeqId,
+        new_blocks: u64,
+        now: SimTime,
+    ) -> bool {
+        let bs = self.budgets.block_size;
+        let inst = &mut self.instances[i.index()];
+        let pos = inst.waiting.iter().position(|&w| w == r).expect("waiting");
+        inst.waiting.remove(pos);
+        let req = &mut self.reqs[r];
+        let hit = inst.cache.lookup(&req.blocks, now.as_nanos());
+        inst.cache
+            .pin(&req.blocks[..hit])
+            .expect("hit blocks are resident");
+        let lower = self
+            .tiers
+            .as_ref()
+            .map_or(0, |t| t.continuation(i.index(), &req.blocks, hit));
+        let cached = cached_tokens(hit + lower, bs, req.target_tokens);
+        let first = req.admitted.is_none();
+        let owed = req.owed_tokens();
+        req.pinned_blocks = hit as u32;
+        req.reused_blocks = (hit + lower) as u32;
+        req.prefilled_tokens = cached;
+        if first {
+            inst.interval.lookups += 1;
+            inst.interval.lookup_blocks += req.blocks.len() as u64;
+            inst.interval.hit_blocks += (hit + lower) as u64;
+            req.admitted = Some(now);
+            req.load_ready = now;
+            req.hit_blocks = hit as u32;
+            req.loaded_blocks = lower as u32;
+            req.cached_tokens = cached;
+        } else {
+            // Tokens computed before the preemption and not found again are recomputed.
+            let again = req.lost_kv_tokens.saturating_sub(cached);
+            req.recomputed_tokens += again;
+            inst.interval.recomputed_tokens += again;
+            req.lost_kv_tokens = 0;
+        }
+        inst.outstanding_tokens -= owed - req.owed_tokens();
+        inst.admit(r, req);
+        self.allocate(i, r, new_blocks, now, false);
+        let inst = &mut self.instances[i.index()];
+        let req = &mut self.reqs[r];
+        if let Some(tiers) = &mut self.tiers {
+            if first {
+                tiers.hbm_hits(i.index(), &req.blocks[..hit]);
+            }
+            // Load before demoting the victims of this admission: demotions can push blocks
+            // out of the last tier, and these ones were found where they are.
+            let load =
+                (lower > 0).then(|| tiers.load(i.index(), &req.blocks, hit, lower, now.as_nanos()));
+            inst.cache.take_evicted(&mut self.demote);
+            for (block, meta) in self.demote.drain(..) {
+                tiers.evicted_from_hbm(i.index(), block, meta);
+            }
+            if let Some(load) = load {
+                let ready = SimTime(load.ready_ns);
+                if first {
+                    req.tier_blocks = load.blocks.map(|b| b as u32);
+                    req.load_ready = ready;
+                }
+                req.phase = Phase::Loading;
+                inst.loading += 1;
+                engine.schedule_at(ready, Event::LoadFinished(r));
+                return false;
+            }
+        }
+        req.phase = Phase::Prefilling;
+        inst.prefilling.push(r);
+        true
+    }
+
+    /// Preempts running request `r` of instance `i` before iteration `next` by recompute: its
+    /// cached blocks are released (tail first; they stay cached and evictable), its private
+    /// blocks freed, and it goes back to the front of the waiting queue to compute its prompt
+    /// and the tokens it generated again (vLLM V1's `RECOMPUTE` preemption).
+    fn preempt(&mut self, i: InstanceId, r: SeqId, next: u64, now: SimTime) {
+        let inst = &mut self.instances[i.index()];
+        let req = &mut self.reqs[r];
+        match req.phase {
+            Phase::Decoding => inst.stop_decoding(req, next),
+            Phase::Prefilling => inst.prefilling.retain(|&p| p != r),
+            phase => unreachable!("a {phase:?} request cannot be preempted"),
+        }
+        // With `generated` current, what it owes before the preemption.
+        let owed = req.owed_tokens();
+        req.lost_kv_tokens = req.kv_tokens();
+        inst.unrun(req);
+        inst.cache
+            .unpin(&req.blocks[..req.pinned_blocks as usize], now.as_nanos())
+            .expect("a running request pins its blocks");
+        inst.cache.free_private(req.private_blocks as usize);
+        req.pinned_blocks = 0;
+        req.private_blocks = 0;
+        req.generation += 1;
+        req.preemptions += 1;
+        req.target_tokens = req.input_tokens + req.generated;
+        req.prefilled_tokens = 0;
+        req.phase = Phase::Waiting;
+        inst.outstanding_tokens += req.owed_tokens() - owed;
+        inst.interval.preemptions += 1;
+        inst.waiting.push_front(r);
+    }
+}
