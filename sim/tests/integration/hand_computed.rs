@@ -225,3 +225,44 @@ fn a_load_is_served_before_the_admission_s_own_victims_move_down() {
     assert_eq!((recs[3].dram_hit_blocks, recs[3].cached_tokens), (1, 15));
     assert!(recs[3].load_ns > 0);
 }
+
+#[test]
+fn decode_growth_preempts_the_newest_request_by_recompute() {
+    // Capacity 4 blocks of 16 tokens. A and B arrive together, 16-token prompts (distinct
+    // blocks), 40 output tokens: each needs at most ceil((16 + 39) / 16) = 4 blocks, so each
+    // fits alone but not both. A's lookup reply starts iteration 0 alone (prefill 16, 1 block).
+    //  it 1: A's step writes KV token 17 -> A gets block 2; B admitted (1 block, prefill 16).
+    //  it 2: B's first step writes token 17 -> B gets block 2 (4 of 4 used).
+    //  it 17: A writes token 33 -> needs block 3, none free: the newest, B, is preempted. B had
+    //        generated 1 + 15 = 16 tokens, KV 16 + 15 = 31 tokens lost; it frees its private
+    //        block and its prompt block becomes evictable. A takes the free block.
+    //  it 18..: B (target 16 + 16 = 32 tokens, its prompt block cached) needs 1 new block plus
+    //        pinning its evictable hit = 2 of the 1 available: it waits.
+    //  it 33: A needs block 4: it evicts B's cached prompt block.
+    //  it 39: A's last step (1 + 39 tokens). it 40: B readmitted with nothing cached: computes
+    //        32 tokens, all 31 lost ones again (recomputed 31), emits token 17, then 23 steps.
+    // Tokens computed: A 16 + 39; B 16 + 15 + 32 + 23 = 86 = 16 + 39 + recomputed 31.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    write_trace(&trace, &[(0, 16, 40, &[1]), (0, 16, 40, &[2])]);
+    let s = scenario(&trace, 4);
+    let (mem, summary) = simulate(&s, &mut ()).unwrap();
+    let recs = &mem.records.requests;
+    assert_eq!(recs.len(), 2);
+    let (a, b) = (&recs[0], &recs[1]);
+    assert_eq!(
+        (a.request_id, a.preemptions, a.recomputed_tokens),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        (b.request_id, b.preemptions, b.recomputed_tokens),
+        (1, 1, 31)
+    );
+    assert!(b.finish_ns > a.finish_ns);
+    assert_eq!((summary.preemptions, summary.recomputed_tokens), (1, 31));
+    let computed: u64 = mem.records.timeseries.iter().map(|t| t.batch_tokens).sum();
+    assert_eq!(computed, 55 + 86);
+    let preempted: u64 = mem.records.timeseries.iter().map(|t| t.preemptions).sum();
+    assert_eq!(preempted, 1);
+    assert!(mem.records.timeseries.iter().all(|t| t.cache_blocks <= 4));
+}

@@ -4,6 +4,7 @@ mod cli;
 mod determinism;
 mod hand_computed;
 mod metadata;
+mod preemption;
 mod replay;
 mod sweeps;
 mod tiers;
