@@ -244,9 +244,7 @@ fn default_gpu() -> String {
     "h100-sxm".into()
 }
 fn default_router() -> RoutingConfig {
-    RoutingConfig::CacheAware {
-        imbalance_threshold_tokens: None,
-    }
+    RoutingConfig::default()
 }
 fn one() -> f64 {
     1.0

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use kvcsim_models::cache::PrefixCache;
 use kvcsim_models::scheduler::SeqId;
 
-use super::request::Req;
+use super::request::{Owed, Req};
 use crate::engine::SimTime;
 
 /// The iteration in progress on an instance.
@@ -80,8 +80,8 @@ pub struct Instance {
     pub next_iteration: u64,
     /// The iteration running now, if any.
     pub busy: Option<Iteration>,
-    /// Tokens still owed to routed requests (see `Req::owed_tokens`).
-    pub outstanding_tokens: u64,
+    /// Tokens still owed to routed requests (see `Req::owed`).
+    owed: Owed,
     /// Requests routed here and not finished (for routing and the time series).
     pub assigned: u64,
     /// Counters of the current time-series interval.
@@ -109,7 +109,7 @@ impl Instance {
             decode_ctx_base: 0,
             next_iteration: 0,
             busy: None,
-            outstanding_tokens: 0,
+            owed: Owed::default(),
             assigned: 0,
             interval: IntervalCounters::default(),
             busy_total_ns: 0,
@@ -125,6 +125,33 @@ impl Instance {
     /// Running requests, newest admission first.
     pub fn running_newest_first(&self) -> impl Iterator<Item = SeqId> + '_ {
         self.running.values().rev().copied()
+    }
+
+    /// A routed request's debt changed from `before` to `after`.
+    pub fn reowe(&mut self, before: Owed, after: Owed) {
+        self.owed.prefill = self.owed.prefill + after.prefill - before.prefill;
+        self.owed.output = self.owed.output + after.output - before.output;
+    }
+
+    /// `tokens` prompt tokens computed.
+    pub fn computed(&mut self, tokens: u64) {
+        self.owed.prefill -= tokens;
+    }
+
+    /// `tokens` output tokens generated.
+    pub fn generated(&mut self, tokens: u64) {
+        self.owed.output -= tokens;
+    }
+
+    /// Tokens owed: uncomputed prompt plus ungenerated output (the least-outstanding and
+    /// cache-aware routers' load).
+    pub fn outstanding_tokens(&self) -> u64 {
+        self.owed.prefill + self.owed.output
+    }
+
+    /// Prompt tokens owed (Dynamo's queued prefill).
+    pub fn queued_prefill_tokens(&self) -> u64 {
+        self.owed.prefill
     }
 
     /// Total KV context of the decoding requests in iteration `i`.

@@ -5,7 +5,7 @@ use kvcsim_models::cache::Admit;
 use kvcsim_models::routing::{InstanceView, RouteQuery};
 use kvcsim_models::scheduler::SeqId;
 
-use super::request::{Phase, Req};
+use super::request::{Owed, Phase, Req};
 use super::{Event, InstanceId, World};
 use crate::engine::{Engine, SimTime};
 use crate::records::RequestRecord;
@@ -18,10 +18,12 @@ impl World<'_> {
         self.views.clear();
         for inst in &self.instances {
             self.views.push(InstanceView {
-                outstanding_tokens: inst.outstanding_tokens,
+                outstanding_tokens: inst.outstanding_tokens(),
                 running: inst.running() as u32,
                 waiting: inst.waiting.len() as u32,
                 cached_prefix_blocks: inst.cache.longest_prefix(&arrival.blocks),
+                queued_prefill_tokens: inst.queued_prefill_tokens(),
+                active_blocks: (inst.cache.pinned_blocks() + inst.cache.private_blocks()) as u64,
             });
         }
         let query = RouteQuery {
@@ -35,7 +37,7 @@ impl World<'_> {
         // spreads over the instances instead of piling onto the first.
         let inst = &mut self.instances[target.index()];
         inst.assigned += 1;
-        inst.outstanding_tokens += req.owed_tokens();
+        inst.reowe(Owed::default(), req.owed());
         let r = self.reqs.insert(req);
         // The prefix lookup: zero time, or the metadata service's operations.
         self.begin_lookup(engine, r);
@@ -60,7 +62,7 @@ impl World<'_> {
         let req = self.reqs.remove(r);
         let inst = &mut self.instances[req.instance.index()];
         inst.assigned -= 1;
-        inst.outstanding_tokens -= req.owed_tokens();
+        inst.reowe(req.owed(), Owed::default());
         self.sink.rejected();
         self.finished += 1;
     }
@@ -87,7 +89,7 @@ impl World<'_> {
         inst.interval.iterations += 1;
         inst.interval.batch_tokens += it.decodes + it.prefills.iter().map(|p| p.1).sum::<u64>();
         // Decode steps: every decoding request produced one token; some are done.
-        inst.outstanding_tokens -= it.decodes;
+        inst.generated(it.decodes);
         loop {
             let reqs = &self.reqs;
             let inst = &mut self.instances[i.index()];
@@ -107,12 +109,12 @@ impl World<'_> {
                 continue; // preempted after this iteration was planned: cannot happen
             }
             req.prefilled_tokens += take;
-            inst.outstanding_tokens -= take;
+            inst.computed(take);
             if req.prefilled_tokens < req.target_tokens {
                 continue;
             }
             req.generated += 1;
-            inst.outstanding_tokens -= 1;
+            inst.generated(1);
             req.first_token.get_or_insert(now);
             // The prompt's blocks not yet pinned become cached blocks, pinned by this request.
             let from = req.pinned_blocks as usize;

@@ -148,12 +148,23 @@ impl Req {
         (self.input_tokens + self.output_tokens - 1).div_ceil(block_size)
     }
 
-    /// Work it still owes, in tokens (the routers' load measure): uncomputed prompt (or
-    /// recompute) tokens plus ungenerated output tokens.
-    pub fn owed_tokens(&self) -> u64 {
-        self.target_tokens.saturating_sub(self.prefilled_tokens)
-            + (self.output_tokens - self.generated)
+    /// Work it still owes (the routers' load measures). For a decoding request `generated`
+    /// must be current.
+    pub fn owed(&self) -> Owed {
+        Owed {
+            prefill: self.target_tokens.saturating_sub(self.prefilled_tokens),
+            output: self.output_tokens - self.generated,
+        }
     }
+}
+
+/// Tokens of work owed to requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owed {
+    /// Prompt (or recompute) tokens not computed yet.
+    pub prefill: u64,
+    /// Output tokens not generated yet.
+    pub output: u64,
 }
 
 /// The table of in-flight requests: a slab whose slots are reused once a request leaves, so its

@@ -271,7 +271,7 @@ impl World<'_> {
             .map_or(0, |t| t.continuation(i.index(), &req.blocks, hit));
         let cached = cached_tokens(hit + lower, bs, req.target_tokens);
         let first = req.admitted.is_none();
-        let owed = req.owed_tokens();
+        let owed = req.owed();
         req.pinned_blocks = hit as u32;
         req.reused_blocks = (hit + lower) as u32;
         req.prefilled_tokens = cached;
@@ -291,7 +291,7 @@ impl World<'_> {
             inst.interval.recomputed_tokens += again;
             req.lost_kv_tokens = 0;
         }
-        inst.outstanding_tokens -= owed - req.owed_tokens();
+        inst.reowe(owed, req.owed());
         inst.admit(r, req);
         self.allocate(i, r, new_blocks, now, false);
         let inst = &mut self.instances[i.index()];
@@ -338,7 +338,7 @@ impl World<'_> {
             phase => unreachable!("a {phase:?} request cannot be preempted"),
         }
         // With `generated` current, what it owes before the preemption.
-        let owed = req.owed_tokens();
+        let owed = req.owed();
         req.lost_kv_tokens = req.kv_tokens();
         inst.unrun(req);
         inst.cache
@@ -352,7 +352,7 @@ impl World<'_> {
         req.target_tokens = req.input_tokens + req.generated;
         req.prefilled_tokens = 0;
         req.phase = Phase::Waiting;
-        inst.outstanding_tokens += req.owed_tokens() - owed;
+        inst.reowe(owed, req.owed());
         inst.interval.preemptions += 1;
         inst.waiting.push_front(r);
     }

@@ -6,6 +6,7 @@ mod hand_computed;
 mod metadata;
 mod preemption;
 mod replay;
+mod routing;
 mod sweeps;
 mod tiers;
 
