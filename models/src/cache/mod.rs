@@ -53,6 +53,7 @@ mod fifo;
 mod greedy_dual;
 mod lfu;
 mod list;
+mod locator;
 mod lru;
 mod policy;
 mod prefix;
@@ -69,6 +70,7 @@ pub use capacity::{CapacityError, MemoryReserve, capacity_from_hbm};
 pub use cost_aware::{CostAwarePolicy, LLAMA_8B_ATTENTION_WEIGHT};
 pub use fifo::FifoPolicy;
 pub use lfu::LfuPolicy;
+pub use locator::BlockLocator;
 pub use lru::LruPolicy;
 pub use policy::{
     BlockMeta, EvictionConfig, EvictionPolicy, InsertReason, PolicyError, RemoveReason,

@@ -15,11 +15,18 @@ use kvcsim_models::scheduler::SeqId;
 use super::request::{Owed, Req};
 use crate::engine::SimTime;
 
-/// The iteration in progress on an instance.
+/// The iteration in progress on an instance, or a span of decode-only iterations of the same
+/// batch run as one event (see `World::start_iteration`).
 #[derive(Debug, Default)]
 pub struct Iteration {
     /// Its number on this instance (0, 1, ...).
     pub number: u64,
+    /// The number of the last iteration of the span (`number` for a single iteration).
+    pub last: u64,
+    /// End of each iteration of the span, in order (empty for a single iteration).
+    pub ends: Vec<SimTime>,
+    /// The pending `IterationFinished` event.
+    pub event: Option<crate::engine::EventId>,
     /// When it started.
     pub start: SimTime,
     /// Prefill pieces: request and tokens computed.
@@ -143,10 +150,14 @@ impl Instance {
         self.owed.output -= tokens;
     }
 
-    /// Tokens owed: uncomputed prompt plus ungenerated output (the least-outstanding and
-    /// cache-aware routers' load).
-    pub fn outstanding_tokens(&self) -> u64 {
-        self.owed.prefill + self.owed.output
+    /// Tokens owed at `now`: uncomputed prompt plus ungenerated output (the least-outstanding
+    /// and cache-aware routers' load). The iterations of a running decode span that ended
+    /// before `now` have generated their tokens, though the span reports them at its end.
+    pub fn outstanding_tokens(&self, now: SimTime) -> u64 {
+        let in_span = self.busy.as_ref().map_or(0, |it| {
+            it.decodes * it.ends.partition_point(|&t| t < now) as u64
+        });
+        self.owed.prefill + self.owed.output - in_span
     }
 
     /// Prompt tokens owed (Dynamo's queued prefill).
@@ -238,6 +249,30 @@ impl Instance {
         self.interval.busy_ns += d;
         self.busy_total_ns += d;
     }
+}
+
+impl Instance {
+    /// The earliest iteration at which a live decode finishes or needs a block, dropping stale
+    /// entries on the way.
+    pub fn next_decode_event(
+        &mut self,
+        live: impl Fn(SeqId, u64, u32) -> bool,
+    ) -> (Option<u64>, Option<u64>) {
+        (
+            peek_due(&mut self.decode_finish, &live),
+            peek_due(&mut self.decode_block, &live),
+        )
+    }
+}
+
+fn peek_due(heap: &mut BinaryHeap<Due>, live: &impl Fn(SeqId, u64, u32) -> bool) -> Option<u64> {
+    while let Some(&Reverse((at, req_id, slot, generation))) = heap.peek() {
+        if live(SeqId(slot), req_id, generation) {
+            return Some(at);
+        }
+        heap.pop();
+    }
+    None
 }
 
 /// Pops the next live entry due at `number` (stale entries of preempted requests are dropped).

@@ -11,7 +11,8 @@ impl World<'_> {
     pub(super) fn on_interval_ended(&mut self, engine: &mut Engine<Event>) {
         let now = engine.now();
         self.close_interval(now, false);
-        self.tick = Some(engine.schedule_in(self.interval, Event::IntervalEnded));
+        self.next_tick = now + self.interval;
+        self.tick = Some(engine.schedule_at(self.next_tick, Event::IntervalEnded));
     }
 
     /// Pushes one time-series row per instance for the interval ending at `now`.

@@ -1,7 +1,7 @@
 //! The event handlers of a request's life: arrival and routing, the lookup reply, loads,
 //! iterations ending, completion.
 
-use kvcsim_models::cache::Admit;
+use kvcsim_models::cache::{Admit, InsertOutcome};
 use kvcsim_models::routing::{InstanceView, RouteQuery};
 use kvcsim_models::scheduler::SeqId;
 
@@ -16,12 +16,15 @@ impl World<'_> {
         self.pull_arrival(engine);
         self.entered += 1;
         self.views.clear();
-        for inst in &self.instances {
+        self.locator
+            .prefix_lengths(&arrival.blocks, &mut self.prefix_lengths);
+        for (inst, &cached) in self.instances.iter().zip(&self.prefix_lengths) {
+            debug_assert_eq!(cached, inst.cache.longest_prefix(&arrival.blocks));
             self.views.push(InstanceView {
-                outstanding_tokens: inst.outstanding_tokens(),
+                outstanding_tokens: inst.outstanding_tokens(engine.now()),
                 running: inst.running() as u32,
                 waiting: inst.waiting.len() as u32,
-                cached_prefix_blocks: inst.cache.longest_prefix(&arrival.blocks),
+                cached_prefix_blocks: cached,
                 queued_prefill_tokens: inst.queued_prefill_tokens(),
                 active_blocks: (inst.cache.pinned_blocks() + inst.cache.private_blocks()) as u64,
             });
@@ -54,6 +57,8 @@ impl World<'_> {
         inst.waiting.push_back(r);
         if inst.busy.is_none() {
             self.start_iteration(engine, i);
+        } else {
+            self.cut_span(engine, i);
         }
     }
 
@@ -77,6 +82,8 @@ impl World<'_> {
         inst.prefilling.push(r);
         if inst.busy.is_none() {
             self.start_iteration(engine, i);
+        } else {
+            self.cut_span(engine, i);
         }
     }
 
@@ -86,18 +93,20 @@ impl World<'_> {
         let inst = &mut self.instances[i.index()];
         let it = inst.busy.take().expect("an iteration was running");
         inst.account_busy(it.start, now);
-        inst.interval.iterations += 1;
-        inst.interval.batch_tokens += it.decodes + it.prefills.iter().map(|p| p.1).sum::<u64>();
-        // Decode steps: every decoding request produced one token; some are done.
-        inst.generated(it.decodes);
+        let iterations = it.last - it.number + 1;
+        inst.interval.iterations += iterations;
+        inst.interval.batch_tokens +=
+            it.decodes * iterations + it.prefills.iter().map(|p| p.1).sum::<u64>();
+        // Decode steps: every decoding request produced a token per iteration; some are done.
+        inst.generated(it.decodes * iterations);
         loop {
             let reqs = &self.reqs;
             let inst = &mut self.instances[i.index()];
-            let Some(r) = inst.pop_finished(it.number, |s, id, g| reqs.is_current(s, id, g)) else {
+            let Some(r) = inst.pop_finished(it.last, |s, id, g| reqs.is_current(s, id, g)) else {
                 break;
             };
             let req = &mut self.reqs[r];
-            inst.stop_decoding(req, it.number + 1);
+            inst.stop_decoding(req, it.last + 1);
             debug_assert_eq!(req.generated, req.output_tokens);
             self.complete(r, now);
         }
@@ -123,9 +132,16 @@ impl World<'_> {
             req.private_blocks -= new_blocks as u32;
             for (depth, &b) in req.blocks.iter().enumerate().skip(from) {
                 let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
-                inst.cache
+                let outcome = inst
+                    .cache
                     .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
                     .expect("its private blocks made room");
+                if let InsertOutcome::Inserted { evicted } = outcome {
+                    self.locator.stored(b, i.0);
+                    if let Some(victim) = evicted {
+                        self.locator.removed(victim, i.0);
+                    }
+                }
             }
             req.pinned_blocks = req.blocks.len() as u32;
             if let Some(tiers) = &mut self.tiers {

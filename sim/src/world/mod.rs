@@ -33,7 +33,7 @@ mod schedule;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kvcsim_models::cache::{BlockId, BlockMeta, FutureUses, PrefixCache};
+use kvcsim_models::cache::{BlockId, BlockLocator, BlockMeta, FutureUses, PrefixCache};
 use kvcsim_models::gpu::{Batch, RooflineGpuModel};
 use kvcsim_models::routing::{InstanceView, RoutingPolicy};
 use kvcsim_models::scheduler::{BatchScheduler, Budgets, Plan, PrefillSeq, SeqId};
@@ -144,6 +144,10 @@ struct World<'a> {
     needers: Vec<SeqId>,
     prefill_views: Vec<PrefillSeq>,
     views: Vec<InstanceView>,
+    /// Which instance caches which block (the router's prefix index), and its answer for the
+    /// request being routed.
+    locator: BlockLocator,
+    prefix_lengths: Vec<usize>,
     evicted: Vec<BlockId>,
     /// The next arrival, pulled ahead; `None` once the workload is exhausted.
     next: Option<Arrival>,
@@ -160,6 +164,11 @@ struct World<'a> {
     tiers: Option<TierHierarchy>,
     /// HBM victims waiting to be demoted.
     demote: Vec<(BlockId, BlockMeta)>,
+    /// Run decode-only iterations of an unchanged batch as one event (see
+    /// `World::decode_span`); off only to check that it changes nothing.
+    fast_forward: bool,
+    /// When the current time-series interval ends.
+    next_tick: SimTime,
     /// The pending end-of-interval event, cancelled once the last request finishes so that the
     /// run ends at its last completion.
     tick: Option<EventId>,
@@ -177,6 +186,19 @@ pub fn run(
     total: Option<u64>,
     sink: &mut dyn RecordSink,
     progress: &mut dyn Progress,
+) -> anyhow::Result<RunOutput> {
+    run_with(scenario, arrivals, total, sink, progress, true)
+}
+
+/// [`run`], choosing whether decode-only iterations of an unchanged batch run as one event
+/// (`fast_forward`). Both give the same records; only the event count differs.
+pub fn run_with(
+    scenario: &Scenario,
+    arrivals: Arrivals<'_>,
+    total: Option<u64>,
+    sink: &mut dyn RecordSink,
+    progress: &mut dyn Progress,
+    fast_forward: bool,
 ) -> anyhow::Result<RunOutput> {
     let gpu = RooflineGpuModel::new(
         scenario.llm.clone(),
@@ -236,6 +258,8 @@ pub fn run(
         needers: Vec::new(),
         prefill_views: Vec::new(),
         views: Vec::new(),
+        locator: BlockLocator::new(scenario.instances as usize),
+        prefix_lengths: vec![0; scenario.instances as usize],
         evicted: Vec::new(),
         next: None,
         arrivals,
@@ -246,6 +270,8 @@ pub fn run(
         hbm_hit_blocks: 0,
         tiers,
         demote: Vec::new(),
+        fast_forward,
+        next_tick: SimTime::ZERO + scenario.timeseries_interval,
         tick: None,
         metadata: metadata_cluster::ClusterMetadata::new(scenario),
         meta_pending: Vec::new(),

@@ -163,9 +163,10 @@ impl World<'_> {
         }
         let mut it = Iteration {
             number,
+            last: number,
             start: now,
-            prefills: Vec::new(),
             decodes: self.instances[i.index()].decoding,
+            ..Iteration::default()
         };
         self.batch.clear();
         if it.decodes > 0 {
@@ -191,6 +192,10 @@ impl World<'_> {
             inst.waiting.remove(pos);
             self.reject(r);
         }
+        let decode_only = plan.prefill.is_empty()
+            && plan.admit.is_empty()
+            && plan.preempt.is_empty()
+            && plan.reject.is_empty();
         self.plan = plan;
         self.needers = needers;
         self.prefill_views = prefilling;
@@ -198,14 +203,83 @@ impl World<'_> {
         if it.prefills.is_empty() && it.decodes == 0 {
             return; // idle
         }
-        let secs = self.gpu.iteration_time(&self.batch);
+        let mut end = now + SimDuration::from_secs_f64(self.gpu.iteration_time(&self.batch));
+        if decode_only && self.fast_forward {
+            end = self.decode_span(i, &mut it, end);
+        }
         let inst = &mut self.instances[i.index()];
-        inst.next_iteration += 1;
+        inst.next_iteration = it.last + 1;
+        it.event = Some(engine.schedule_at(end, Event::IterationFinished(i)));
         inst.busy = Some(it);
-        engine.schedule_in(
-            SimDuration::from_secs_f64(secs),
-            Event::IterationFinished(i),
-        );
+    }
+
+    /// Extends a decode-only iteration ending at `end` into a span of the same batch, as long
+    /// as nothing would change the next plan: up to the iteration where a decode finishes,
+    /// before the one where a decode needs a new block, and not past the end of the current
+    /// time-series interval. Each iteration keeps its own duration (rounded alone, as if run
+    /// one by one); an event that needs the instance in between cuts the span at the next
+    /// iteration boundary ([`World::cut_span`]). Returns the span's end.
+    fn decode_span(&mut self, i: InstanceId, it: &mut Iteration, mut end: SimTime) -> SimTime {
+        const MAX_SPAN: u64 = 4096;
+        let reqs = &self.reqs;
+        let inst = &mut self.instances[i.index()];
+        let (finish, block) = inst.next_decode_event(|s, id, g| reqs.is_current(s, id, g));
+        let mut last = it.number + MAX_SPAN;
+        if let Some(f) = finish {
+            last = last.min(f);
+        }
+        if let Some(b) = block {
+            last = last.min(b.saturating_sub(1));
+        }
+        if last <= it.number {
+            return end;
+        }
+        it.ends.push(end);
+        let mut j = it.number + 1;
+        while j <= last {
+            self.batch.clear();
+            self.batch
+                .push_decodes(it.decodes, inst.decode_context_sum(j));
+            let next = end + SimDuration::from_secs_f64(self.gpu.iteration_time(&self.batch));
+            if next > self.next_tick {
+                break;
+            }
+            end = next;
+            it.ends.push(end);
+            j += 1;
+        }
+        it.last = j - 1;
+        if it.last == it.number {
+            it.ends.clear();
+        }
+        end
+    }
+
+    /// Something needs instance `i` (a request queued, loads arrived) while it runs a span of
+    /// decode iterations: the span ends at the first iteration boundary not before now, where
+    /// the scheduler plans again, exactly as if the iterations had run one by one.
+    pub(super) fn cut_span(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
+        let now = engine.now();
+        let inst = &mut self.instances[i.index()];
+        let Some(it) = inst.busy.as_mut() else {
+            return;
+        };
+        if it.ends.is_empty() {
+            return;
+        }
+        let k = it.ends.partition_point(|&t| t < now);
+        let cut = it.number + k as u64;
+        if cut >= it.last {
+            return;
+        }
+        let end = it.ends[k];
+        it.last = cut;
+        it.ends.truncate(k + 1);
+        inst.next_iteration = cut + 1;
+        if let Some(old) = it.event.take() {
+            engine.cancel(old);
+        }
+        it.event = Some(engine.schedule_at(end, Event::IterationFinished(i)));
     }
 
     /// Allocates `n` private blocks to request `r` on instance `i`, evicting cached blocks by
@@ -220,6 +294,9 @@ impl World<'_> {
         inst.cache
             .allocate_private(n as usize, now.as_nanos(), &mut self.evicted)
             .expect("the scheduler counted these blocks free");
+        for &victim in &self.evicted {
+            self.locator.removed(victim, i.0);
+        }
         self.reqs[r].private_blocks += n as u32;
         if self.metadata.is_some() && !self.evicted.is_empty() {
             self.meta_pending.push(MetaWork::Delete {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod fast_forward;
 mod hand_computed;
 mod metadata;
 mod preemption;
