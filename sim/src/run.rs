@@ -107,7 +107,8 @@ pub fn simulate_to_dir(
     dir: &Path,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<RunSummary> {
-    let mut files = RunFiles::new(dir);
+    let record_ops = scenario.metadata.as_ref().is_some_and(|m| m.record_ops);
+    let mut files = RunFiles::new(dir, record_ops);
     let mut summary = SummaryBuilder::default();
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
@@ -118,10 +119,6 @@ pub fn simulate_to_dir(
         progress,
     )?;
     files.finish()?;
-    if scenario.metadata.as_ref().is_some_and(|m| m.record_ops) {
-        crate::output::metadata::ops_table(&out.metadata_ops)
-            .write_parquet(&dir.join("metadata_ops.parquet"))?;
-    }
     write_resolved(dir, scenario)?;
     Ok(RunSummary::of(summary, &out))
 }

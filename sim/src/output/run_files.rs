@@ -19,7 +19,7 @@ use parquet::arrow::ArrowWriter;
 
 use super::table::writer_properties;
 use super::{Column, Table, temp_name};
-use crate::records::{RecordSink, RequestRecord, TimeseriesRow};
+use crate::records::{OpRecord, RecordSink, RequestRecord, TimeseriesRow};
 
 /// Rows per Parquet row group (and the most rows a table buffers).
 pub const ROW_GROUP_ROWS: usize = 65_536;
@@ -175,19 +175,25 @@ impl<R> Drop for StreamingTable<R> {
 }
 
 /// The record sink of a run writing into a folder: `requests.parquet` (rows in completion
-/// order) and `timeseries.parquet` (interval, then instance).
+/// order), `timeseries.parquet` (interval, then instance) and, when asked, `metadata_ops.parquet`
+/// (completion order).
 pub struct RunFiles {
     requests: StreamingTable<RequestRecord>,
     timeseries: StreamingTable<TimeseriesRow>,
+    metadata_ops: Option<StreamingTable<OpRecord>>,
     error: Option<anyhow::Error>,
 }
 
 impl RunFiles {
-    /// Files in `dir` (which must exist); nothing is created before the first row group.
-    pub fn new(dir: &Path) -> Self {
+    /// Files in `dir` (which must exist), with `metadata_ops.parquet` if `metadata_ops`;
+    /// nothing is created before the first row group.
+    pub fn new(dir: &Path, metadata_ops: bool) -> Self {
         RunFiles {
             requests: StreamingTable::new(dir.join("requests.parquet"), requests_table),
             timeseries: StreamingTable::new(dir.join("timeseries.parquet"), timeseries_table),
+            metadata_ops: metadata_ops.then(|| {
+                StreamingTable::new(dir.join("metadata_ops.parquet"), super::metadata::ops_table)
+            }),
             error: None,
         }
     }
@@ -205,13 +211,15 @@ impl RunFiles {
         let RunFiles {
             requests,
             timeseries,
+            metadata_ops,
             error,
         } = self;
         if let Some(e) = error {
             return Err(e);
         }
         requests.finish()?;
-        timeseries.finish()
+        timeseries.finish()?;
+        metadata_ops.map_or(Ok(()), StreamingTable::finish)
     }
 }
 
@@ -226,6 +234,15 @@ impl RecordSink for RunFiles {
     fn interval(&mut self, row: &TimeseriesRow) {
         if self.error.is_none() {
             let r = self.timeseries.push(row.clone());
+            self.keep(r);
+        }
+    }
+
+    fn metadata_op(&mut self, op: &OpRecord) {
+        if self.error.is_none()
+            && let Some(t) = &mut self.metadata_ops
+        {
+            let r = t.push(op.clone());
             self.keep(r);
         }
     }

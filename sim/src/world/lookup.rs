@@ -51,8 +51,9 @@ pub trait LookupService: Send {
     fn on_event(&mut self, now: SimTime, event: MetaEvent);
     /// Moves the steps to schedule and the replies ready (request, time) into the lists.
     fn drain(&mut self, steps: &mut Vec<(SimTime, MetaEvent)>, replies: &mut Vec<(SeqId, SimTime)>);
-    /// The operations recorded (when `metadata.record_ops`).
-    fn into_records(self: Box<Self>) -> Vec<OpRecord>;
+    /// Hands the operations finished since the last call to `out` (recorded only when
+    /// `metadata.record_ops`).
+    fn drain_ops(&mut self, out: &mut dyn FnMut(&OpRecord));
 }
 
 /// The service of `scenario`: timed if it configures a metadata backend, else instant.
@@ -98,9 +99,7 @@ impl LookupService for Instant {
     fn drain(&mut self, _: &mut Vec<(SimTime, MetaEvent)>, replies: &mut Vec<(SeqId, SimTime)>) {
         replies.append(&mut self.replies);
     }
-    fn into_records(self: Box<Self>) -> Vec<OpRecord> {
-        Vec::new()
-    }
+    fn drain_ops(&mut self, _: &mut dyn FnMut(&OpRecord)) {}
 }
 
 /// Jobs no request waits for (inserts, deletes) carry this tag; a lookup's tag is its slot.
@@ -194,8 +193,10 @@ impl LookupService for Timed {
         );
     }
 
-    fn into_records(self: Box<Self>) -> Vec<OpRecord> {
-        self.driver.records
+    fn drain_ops(&mut self, out: &mut dyn FnMut(&OpRecord)) {
+        for op in self.driver.records.drain(..) {
+            out(&op);
+        }
     }
 }
 
@@ -204,6 +205,8 @@ impl World<'_> {
     pub(super) fn pump_lookups(&mut self, engine: &mut Engine<Event>) {
         self.lookup
             .drain(&mut self.lookup_steps, &mut self.lookup_replies);
+        let sink = &mut *self.sink;
+        self.lookup.drain_ops(&mut |op| sink.metadata_op(op));
         for (t, e) in self.lookup_steps.drain(..) {
             engine.schedule_at(t, Event::Metadata(e));
         }

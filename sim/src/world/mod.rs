@@ -115,8 +115,6 @@ pub struct RunOutput {
     /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
     /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
     pub tiers: TierTotals,
-    /// Metadata operations (when `metadata.record_ops`).
-    pub metadata_ops: Vec<metadata_driver::OpRecord>,
 }
 
 /// Tier counters of a whole run.
@@ -327,7 +325,6 @@ pub fn run_with(
     }
     Ok(RunOutput {
         tiers: tier_totals,
-        metadata_ops: world.lookup.into_records(),
         busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
         events: engine.events_processed(),
         wall_s,
