@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod output;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sweep;

@@ -5,6 +5,7 @@ mod determinism;
 mod hand_computed;
 mod metadata;
 mod replay;
+mod report;
 mod sweeps;
 mod tiers;
 
