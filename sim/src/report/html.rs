@@ -37,11 +37,11 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-/// A numeric table cell: the shown value, the exact one in `data-v` (Rust's shortest
-/// round-trip form) and the extra attributes `attrs` (already escaped).
+/// A numeric table cell: the shown value, the exact one in `data-v` and `title` (a tooltip;
+/// Rust's shortest round-trip form) and the extra attributes `attrs` (already escaped).
 pub fn number_cell(v: f64, attrs: &str) -> String {
     format!(
-        "<td class=\"n\" data-v=\"{v}\"{attrs}>{}</td>",
+        "<td class=\"n\" data-v=\"{v}\" title=\"{v}\"{attrs}>{}</td>",
         format_number(v)
     )
 }
