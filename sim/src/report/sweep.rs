@@ -8,7 +8,7 @@ use plotters::prelude::SeriesLabelPosition;
 
 use super::chart::{self, Axes, Line, XAxis};
 use super::data::{Cell, ParquetTable, read_yaml, yaml_at, yaml_text};
-use super::html::{Page, escape, format_number, number_cell, table, text_cell};
+use super::html::{Page, escape, number_cell, table, text_cell};
 use crate::error::input_error;
 
 /// Whether `dir` looks like a sweep's output folder.
@@ -130,7 +130,8 @@ fn spans_decades(values: &[f64]) -> bool {
 fn cell_text(c: &Cell) -> String {
     match c {
         Cell::Null => "null".into(),
-        Cell::Num(v) => format_number(*v),
+        // Parameter values as written (shortest round-trip form: 0.5, 800).
+        Cell::Num(v) => format!("{v}"),
         Cell::Bool(b) => b.to_string(),
         Cell::Text(s) => s.clone(),
     }
@@ -188,6 +189,7 @@ pub fn render(sweep: &SweepFolder) -> anyhow::Result<String> {
 
     page.heading("Sweep");
     page.raw(&header_table(sweep, &params, &ok)?);
+    let params = axes_of(&sweep.resolved, params);
 
     page.heading("Metrics against parameters");
     page.paragraph(
@@ -217,7 +219,11 @@ pub fn render(sweep: &SweepFolder) -> anyhow::Result<String> {
                 .collect();
             let (x_axis, xs) = x_positions(values);
             let lines = lines_of(&y, &ok, &xs, &others);
-            let unit = parameter_unit(path);
+            let unit = if path.contains(" + ") {
+                "values advancing together"
+            } else {
+                parameter_unit(path)
+            };
             let log_y = spans_decades(&present);
             let x_label = match x_axis {
                 XAxis::Log => format!("{path} ({unit}, log scale)"),
@@ -246,7 +252,7 @@ pub fn render(sweep: &SweepFolder) -> anyhow::Result<String> {
                 )
             };
             page.figure(
-                &format!("fig-sweep-{}-vs-{path}", metric.column),
+                &format!("fig-sweep-{}-vs-{}", metric.column, path.replace(" + ", "+")),
                 &chart::line_chart(&a, &lines)?,
                 &format!(
                     "{} ({}) of each point against {path}, {lines_are}; mean over seeds, bars from min to max{}.",
@@ -322,6 +328,46 @@ fn header_table(
     row("spec hash", text("spec_hash"));
     row("kvcsim version", text("kvcsim_version"));
     Ok(table("sweep", "", &[], &rows))
+}
+
+/// The sweep's axes: a parameter alone, or the parameters of a `zip` (which advance together)
+/// as one axis named `a + b`, its values `x / y`.
+fn axes_of(
+    resolved: &serde_norway::Value,
+    params: Vec<(String, Vec<Cell>)>,
+) -> Vec<(String, Vec<Cell>)> {
+    let zips: Vec<Vec<String>> = yaml_at(resolved, "spec.parameters")
+        .and_then(|p| p.as_sequence())
+        .into_iter()
+        .flatten()
+        .filter_map(|axis| axis.get("zip")?.as_sequence())
+        .map(|zip| {
+            zip.iter()
+                .filter_map(|p| p.get("path").map(yaml_text))
+                .collect()
+        })
+        .collect();
+    let mut axes: Vec<(String, Vec<Cell>)> = Vec::new();
+    for (path, cells) in &params {
+        let Some(zip) = zips.iter().find(|z| z.contains(path)) else {
+            axes.push((path.clone(), cells.clone()));
+            continue;
+        };
+        if zip.first() != Some(path) {
+            continue;
+        }
+        let members: Vec<&(String, Vec<Cell>)> =
+            params.iter().filter(|(p, _)| zip.contains(p)).collect();
+        let joined = (0..cells.len())
+            .map(|row| {
+                let values: Vec<String> = members.iter().map(|(_, c)| cell_text(&c[row])).collect();
+                Cell::Text(values.join(" / "))
+            })
+            .collect();
+        let name = members.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>();
+        axes.push((name.join(" + "), joined));
+    }
+    axes
 }
 
 /// X positions of a parameter's values: numbers where every value is one (log scale when all
@@ -464,6 +510,29 @@ mod tests {
         // The null value and the failed point are left out.
         assert_eq!(lines[1].points, vec![(100.0, 15.0)]);
         assert_eq!(lines[1].errors, vec![(10.0, 20.0)]);
+    }
+
+    #[test]
+    fn a_zip_is_one_axis() {
+        let resolved: serde_norway::Value = serde_norway::from_str(
+            "spec:\n  parameters:\n  - {path: a, values: [1, 2]}\n  - zip:\n    - {path: b, values: [x, y]}\n    - {path: c, values: [3, 4]}\n",
+        )
+        .unwrap();
+        let params = vec![
+            ("a".to_string(), vec![Cell::Num(1.0), Cell::Num(2.0)]),
+            (
+                "b".to_string(),
+                vec![Cell::Text("x".into()), Cell::Text("y".into())],
+            ),
+            ("c".to_string(), vec![Cell::Num(3.0), Cell::Num(4.0)]),
+        ];
+        let axes = axes_of(&resolved, params);
+        assert_eq!(axes.len(), 2);
+        assert_eq!(axes[1].0, "b + c");
+        assert_eq!(
+            axes[1].1,
+            vec![Cell::Text("x / 3".into()), Cell::Text("y / 4".into())]
+        );
     }
 
     #[test]
