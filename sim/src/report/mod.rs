@@ -16,6 +16,7 @@
 pub mod chart;
 pub mod data;
 pub mod html;
+mod optional;
 pub mod run;
 pub mod series;
 pub mod summary_tables;

@@ -513,6 +513,58 @@ mod tests {
     }
 
     #[test]
+    fn failed_points_are_listed_with_their_error_and_left_out_of_figures() {
+        use crate::output::{Column, Table};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("sweep.resolved.yaml"),
+            "kvcsim_version: 0.1.0\nspec_hash: 0\nparameters: [cache.capacity_blocks]\nspec: {}\npoints: []\n",
+        )
+        .unwrap();
+        Table::new()
+            .with("point_id", Column::U64(vec![0, 1, 2]))
+            .with(
+                "cache.capacity_blocks",
+                Column::OptI64(vec![Some(100), Some(200), Some(400)]),
+            )
+            .with("seed", Column::U64(vec![1, 1, 1]))
+            .with(
+                "ttft_ms_p50",
+                Column::OptF64(vec![Some(5.0), None, Some(2.0)]),
+            )
+            .with(
+                "status",
+                Column::Str(vec![
+                    Some("ok".into()),
+                    Some("failed".into()),
+                    Some("ok".into()),
+                ]),
+            )
+            .with(
+                "error",
+                Column::Str(vec![None, Some("line 3: bad <json>".into()), None]),
+            )
+            .write_parquet(&dir.path().join("summary.parquet"))
+            .unwrap();
+        assert!(is_sweep_folder(dir.path()));
+        let html = render(&SweepFolder::read(dir.path(), "s".into()).unwrap()).unwrap();
+        assert!(html.contains("3 (2 ok, 1 failed)"), "header");
+        assert!(
+            html.contains("line 3: bad &lt;json&gt;"),
+            "error listed, escaped"
+        );
+        let fig = &html[html
+            .find("id=\"fig-sweep-ttft_ms_p50-vs-cache.capacity_blocks\"")
+            .unwrap()..];
+        assert!(fig[..fig.find("</figure>").unwrap()].contains("<svg"));
+        let failed = &html[html.find("<tr data-point=\"1\"").unwrap()..];
+        let failed = &failed[..failed.find("</tr>").unwrap()];
+        assert!(!failed.contains("data-col=\"ttft_ms_p50\""), "{failed}");
+        // Figures of metrics the file lacks are not drawn.
+        assert!(!html.contains("fig-sweep-tpot_ms_p50"));
+    }
+
+    #[test]
     fn a_zip_is_one_axis() {
         let resolved: serde_norway::Value = serde_norway::from_str(
             "spec:\n  parameters:\n  - {path: a, values: [1, 2]}\n  - zip:\n    - {path: b, values: [x, y]}\n    - {path: c, values: [3, 4]}\n",
