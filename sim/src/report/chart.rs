@@ -168,8 +168,8 @@ pub fn line_chart(axes: &Axes, lines: &[Line]) -> anyhow::Result<String> {
                 let mut mesh = chart.configure_mesh();
                 mesh.x_desc(axes.x_label)
                     .y_desc(axes.y_label)
-                    .label_style(("sans-serif", 14))
-                    .axis_desc_style(("sans-serif", 16));
+                    .label_style(("sans-serif", 16))
+                    .axis_desc_style(("sans-serif", 18));
                 let label = |x: &f64| match categories {
                     Some(names) => category_label(names, *x),
                     None => tick(*x),
@@ -258,8 +258,8 @@ pub fn bar_chart(
             .y_label_formatter(&y_tick)
             .x_desc(x_label)
             .y_desc(y_label)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
             .x_labels(categories.len() * 2 + 1)
             .x_label_formatter(&label)
             .disable_x_mesh()
@@ -287,10 +287,10 @@ fn chart_builder<'a, 'b>(
 ) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
     let mut builder = ChartBuilder::on(root);
     builder
-        .caption(title, ("sans-serif", 19))
+        .caption(title, ("sans-serif", 21))
         .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(72);
+        .x_label_area_size(54)
+        .y_label_area_size(84);
     builder
 }
 
@@ -303,7 +303,7 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         chart
             .configure_series_labels()
             .position(position)
-            .label_font(("sans-serif", 13))
+            .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
