@@ -11,7 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use super::kvcsim;
+use super::{kvcsim, write_trace};
 
 /// The figures of every run report.
 const RUN_FIGURES: [&str; 9] = [
@@ -470,4 +470,28 @@ fn folders_that_are_not_outputs_are_exit_2_naming_them() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("requests.parquet"), "{err}");
     assert!(!run.join("report.html").exists());
+
+    // `run --report` of a metadata replay (no requests or timeseries) is refused before running.
+    let trace = dir.path().join("t.jsonl");
+    write_trace(&trace, &[(0, 64, 1, &[0, 1]), (100, 64, 1, &[0, 2])]);
+    let scenario = dir.path().join("replay.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "mode: metadata-replay\nworkload: {{trace: {}, block_size: 16}}\nmetadata:\n  backends: [{{kind: redis}}]\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let replay = dir.path().join("replay");
+    let (code, _, err) = kvcsim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        replay.to_str().unwrap(),
+        "--report",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--report covers cluster runs"), "{err}");
+    assert!(!replay.exists());
 }
