@@ -128,13 +128,18 @@ fn y_log_range(lines: &[Line]) -> Option<(f64, f64)> {
     (lo > 0.0 && lo.is_finite() && hi.is_finite()).then(|| (lo / 1.2, hi * 1.2))
 }
 
-/// A tick label: integers without decimals, others with at most four decimals.
+/// A tick label: integers without decimals, others to four significant digits with trailing
+/// zeros dropped, scientific below 0.001.
 fn tick(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
+    let a = v.abs();
+    if v == v.trunc() && a < 1e15 {
         format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.4}");
+    } else if a >= 1e-3 {
+        let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{v:.decimals$}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.1e}")
     }
 }
 
@@ -176,8 +181,16 @@ pub fn line_chart(axes: &Axes, lines: &[Line]) -> anyhow::Result<String> {
                 };
                 let y_tick = |y: &f64| tick(*y);
                 mesh.x_label_formatter(&label).y_label_formatter(&y_tick);
-                if let Some(names) = categories {
-                    mesh.x_labels(names.len() * 2 + 1).disable_x_mesh();
+                match categories {
+                    Some(names) => {
+                        mesh.x_labels(names.len() * 2 + 1).disable_x_mesh();
+                    }
+                    // Fewer ticks than plotters' default keep the labels of a log axis over
+                    // several decades apart; over fewer, the default's are needed.
+                    None if log && x_hi / x_lo >= 100.0 => {
+                        mesh.x_labels(8);
+                    }
+                    None => {}
                 }
                 mesh.draw()?;
                 for line in lines {
@@ -368,6 +381,9 @@ mod tests {
         assert_eq!(tick(100.0), "100");
         assert_eq!(tick(0.25), "0.25");
         assert_eq!(tick(0.1 + 0.2), "0.3");
+        assert_eq!(tick(0.00012), "1.2e-4");
+        assert_eq!(tick(0.0125), "0.0125");
+        assert_eq!(tick(1234.25), "1234");
         let line = Line::new("m", 0, vec![(1.0, 10.0), (2.0, 1000.0)]);
         assert_eq!(
             y_log_range(std::slice::from_ref(&line)),

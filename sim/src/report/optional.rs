@@ -180,7 +180,8 @@ pub(super) fn metadata_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::R
         "metadata time / TTFT",
         XAxis::Linear,
     );
-    a.y_max = Some(1.0);
+    // Not fixed at 1: shares are often far below it.
+    a.legend = SeriesLabelPosition::UpperRight;
     page.figure(
         "fig-metadata-share",
         &chart::line_chart(&a, &share)?,
