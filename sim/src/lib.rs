@@ -23,6 +23,7 @@ pub mod error;
 pub mod output;
 pub mod records;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sweep;

@@ -5,6 +5,7 @@ mod bench_metadata;
 mod bench_rdma;
 mod cache;
 mod calibrate;
+mod report;
 mod run;
 mod sweep;
 mod trace;
@@ -48,6 +49,8 @@ enum Command {
     /// Validation cases: calibrate, replay, compare with real measurements.
     #[command(subcommand)]
     Validate(validate::ValidateCommand),
+    /// One self-contained HTML report of a run, a sweep, or several runs compared.
+    Report(report::ReportArgs),
 }
 
 /// Entry point of the binary.
@@ -90,5 +93,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Validate(cmd) => validate::run(cmd),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write `report.html` (`kvcsim report`) into the output folder.
+    #[arg(long)]
+    report: bool,
 }
 
 /// A progress bar on stderr that appears only on a terminal and only after a second of work.
@@ -64,6 +67,11 @@ impl Progress for Bar {
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let scenario = scenario::load(args.scenario.as_deref(), &args.set)?;
+    if args.report && scenario.mode == scenario::Mode::MetadataReplay {
+        return Err(crate::error::input_error(
+            "--report covers cluster runs; a metadata-replay run writes no requests or timeseries",
+        ));
+    }
     if scenario.mode == scenario::Mode::MetadataReplay {
         let (summary, text) = crate::replay::replay_to_dir(&scenario, &args.out)?;
         if args.json {
@@ -82,6 +90,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let summary = run_to_dir(&scenario, &args.out, &mut bar)?;
     if let Some(b) = bar.bar.take() {
         b.finish_and_clear();
+    }
+    if args.report {
+        crate::report::write_into(&args.out)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -37,6 +37,9 @@ pub struct SweepArgs {
     /// equal those of an uninterrupted sweep.
     #[arg(long)]
     resume: bool,
+    /// Also write `report.html` (`kvcsim report`) into the output folder.
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +129,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bar = Bar::new();
     let report = sweep::run_sweep(&plan, &out, &opts, &bar)?;
     bar.bar.finish_and_clear();
+    if args.report {
+        crate::report::write_into(&out)?;
+    }
     let of = if opts.shard == Shard::ALL {
         String::new()
     } else {

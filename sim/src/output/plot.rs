@@ -17,7 +17,7 @@ pub struct Series {
 
 /// Colours of successive series (Okabe-Ito, distinguishable with colour-vision deficiencies),
 /// then grey.
-const PALETTE: [RGBColor; 8] = [
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),

@@ -7,6 +7,7 @@ mod hand_computed;
 mod metadata;
 mod preemption;
 mod replay;
+mod report;
 mod routing;
 mod sweeps;
 mod tiers;
