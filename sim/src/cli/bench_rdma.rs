@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::error::Context;
 use clap::{Args, ValueEnum};
 use kvcsim_models::net::NetworkProfile;
 use kvcsim_models::perftest::{Measure, PerftestVerb, RunSettings, TestId};
@@ -97,7 +97,7 @@ pub struct RdmaArgs {
 }
 
 /// Runs `kvcsim bench rdma`.
-pub fn run(a: RdmaArgs) -> anyhow::Result<()> {
+pub fn run(a: RdmaArgs) -> crate::error::Result<()> {
     let profile = NetworkProfile::load(&a.profile)
         .with_context(|| format!("loading --profile {}", a.profile.display()))?;
     let test = a.test.id();

@@ -74,14 +74,14 @@ pub struct SynthArgs {
     requests: Option<u64>,
 }
 
-pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
+pub fn run(cmd: TraceCommand) -> crate::error::Result<()> {
     match cmd {
         TraceCommand::Stats(a) => stats_cmd(a),
         TraceCommand::Synth(a) => synth_cmd(a),
     }
 }
 
-fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
+fn stats_cmd(a: StatsArgs) -> crate::error::Result<()> {
     let capacities = a
         .lru_capacity
         .iter()
@@ -109,7 +109,7 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn synth_cmd(a: SynthArgs) -> anyhow::Result<()> {
+fn synth_cmd(a: SynthArgs) -> crate::error::Result<()> {
     let mut spec: SynthSpec = match &a.spec {
         None => SynthSpec::default(),
         Some(p) => {

@@ -113,6 +113,8 @@ pub struct SweepSpec {
     pub axes: Vec<Axis>,
     /// Replicate seeds, if given.
     pub seeds: Option<Vec<u64>>,
+    /// Resource limits every point is checked against (default; `--allow-large` lifts them).
+    pub limits: crate::limits::Limits,
 }
 
 /// Loads a sweep spec file.
@@ -202,6 +204,7 @@ pub fn load_spec_str(text: &str, source: &str, dir: &Path) -> Result<SweepSpec, 
         base,
         axes,
         seeds,
+        limits: crate::limits::Limits::default(),
     })
 }
 
@@ -256,6 +259,12 @@ fn check_path(source: &str, what: &str, path: &str) -> Result<(), SweepError> {
 fn parse_seeds(v: &Value) -> Result<Vec<u64>, String> {
     let seeds: Vec<u64> = match v {
         Value::Number(n) => match n.as_u64() {
+            Some(count) if count > super::expand::MAX_POINTS as u64 => {
+                return Err(format!(
+                    "a count of {count} is above the {} points a sweep may have",
+                    super::expand::MAX_POINTS
+                ));
+            }
             Some(count) if count >= 1 => (1..=count).collect(),
             _ => return Err(format!("a count must be at least 1, got {n}")),
         },
@@ -325,6 +334,13 @@ mod tests {
         for bad in ["seeds: 0\n", "seeds: [1, 1]\n", "seeds: []\n", "seeds: x\n"] {
             assert!(load(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_billion_seeds_is_refused_before_the_list_is_built() {
+        let err = load("seeds: 1000000000\n").unwrap_err().to_string();
+        assert!(err.contains("seeds") && err.contains("1000000000"), "{err}");
+        assert!(err.contains("100000"), "{err}");
     }
 
     #[test]

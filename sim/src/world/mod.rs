@@ -139,7 +139,7 @@ pub fn run(
     scenario: &Scenario,
     arrivals: Vec<Arrival>,
     progress: &mut dyn Progress,
-) -> anyhow::Result<RunOutput> {
+) -> crate::error::Result<RunOutput> {
     let gpu = RooflineGpuModel::new(
         scenario.llm.clone(),
         scenario.gpu.clone(),
@@ -169,7 +169,7 @@ pub fn run(
             }
             Ok(Instance::new(cache))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::error::Result<Vec<_>>>()?;
     let tiers = match &scenario.tiers {
         Some(setup) => Some(TierHierarchy::new(setup, future.as_ref())?),
         None => None,
@@ -197,10 +197,12 @@ pub fn run(
             metadata_ns: 0,
         })
         .collect::<Vec<_>>();
-    anyhow::ensure!(
-        reqs.len() < u32::MAX as usize,
-        "at most 2^32 - 1 requests per run"
-    );
+    if reqs.len() >= u32::MAX as usize {
+        return Err(crate::error::input_error(format!(
+            "{} requests; a run holds at most 2^32 - 1",
+            reqs.len()
+        )));
+    }
     let mut world = World {
         reqs,
         instances,

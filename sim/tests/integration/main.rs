@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod fuzz;
 mod hand_computed;
 mod metadata;
 mod replay;
