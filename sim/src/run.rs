@@ -70,7 +70,11 @@ fn check_span(scenario: &Scenario, requests: &[Request]) -> Result<(), ScenarioE
     let span_ns = last_ns / w.rate_scale;
     let limits = scenario.limits;
     limits
-        .sim_time("workload.rate_scale", w.rate_scale, span_ns)
+        .sim_time(
+            "workload.rate_scale",
+            format!("{:?}", w.rate_scale),
+            span_ns,
+        )
         .map_err(|source| ScenarioError::Limit {
             origin: origin.clone(),
             source,
@@ -80,7 +84,7 @@ fn check_span(scenario: &Scenario, requests: &[Request]) -> Result<(), ScenarioE
     limits
         .count(
             &format!(
-                "output.timeseries_interval_s {} with workload.rate_scale {} over a {:.3e} s span and {} instances: time-series rows",
+                "output.timeseries_interval_s {:?} with workload.rate_scale {:?} over a {:.3e} s span and {} instances: time-series rows",
                 scenario.raw.output.timeseries_interval_s,
                 w.rate_scale,
                 span_ns / 1e9,

@@ -90,7 +90,7 @@ fn dispatch(cli: Cli) -> crate::error::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args, limits),
         Command::Sweep(args) => sweep::run(args, limits),
-        Command::Trace(cmd) => trace::run(cmd),
+        Command::Trace(cmd) => trace::run(cmd, limits),
         Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd, limits),
         Command::Calibrate(args) => calibrate::run(args),

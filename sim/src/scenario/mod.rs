@@ -527,14 +527,8 @@ fn check_synthetic_size(
     max_requests: Option<u64>,
     limits: Limits,
 ) -> Result<(), LimitError> {
+    check_warmup(spec, limits)?;
     let rate = spec.arrivals.rate_per_s();
-    let field = "workload.synthetic.arrivals.rate_per_s";
-    let warmup = rate * spec.warmup_s;
-    limits.count(
-        &format!("{field} x warmup_s ({rate} x {})", spec.warmup_s),
-        warmup.min(u64::MAX as f64) as u64,
-        limits::WARMUP_REQUESTS,
-    )?;
     // The requests kept: the generator's own limits, and `max_requests`.
     let kept = [
         spec.limit.requests.map(|n| n as f64),
@@ -552,6 +546,21 @@ fn check_synthetic_size(
         format!("workload.synthetic.limit.duration_s x arrivals.rate_per_s ({kept:.0} requests)")
     };
     limits.count(&what, kept.min(u64::MAX as f64) as u64, limits::REQUESTS)
+}
+
+/// Refuses a synthetic spec whose warm-up (generated and discarded before the first request)
+/// draws more than [`limits::WARMUP_REQUESTS`] requests.
+pub fn check_warmup(spec: &SynthSpec, limits: Limits) -> Result<(), LimitError> {
+    let rate = spec.arrivals.rate_per_s();
+    let warmup = rate * spec.warmup_s;
+    limits.count(
+        &format!(
+            "arrivals.rate_per_s x warmup_s ({rate} x {}, requests drawn during warm-up)",
+            spec.warmup_s
+        ),
+        warmup.min(u64::MAX as f64) as u64,
+        limits::WARMUP_REQUESTS,
+    )
 }
 
 /// Refuses a cluster whose fixed memory (instances, and the cache tables sized up front) is

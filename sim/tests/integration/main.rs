@@ -6,6 +6,7 @@ mod fuzz;
 mod hand_computed;
 mod metadata;
 mod replay;
+mod robustness;
 mod sweeps;
 mod tiers;
 
