@@ -111,6 +111,7 @@ pub fn write_atomic(
             std::io::Error::from(ErrorKind::IsADirectory),
         ));
     }
+    remove_stale_temps(path);
     let tmp = temp_name(path);
     let result = (|| {
         let file = fs::File::create(&tmp).map_err(|e| OutputError::io("create", &tmp, e))?;
@@ -136,6 +137,43 @@ pub fn write_atomic(
 /// Writes a text file atomically.
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<(), OutputError> {
     write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
+}
+
+/// Whether process `pid` is alive, where the system tells (`/proc` on Linux); `None` elsewhere.
+pub(crate) fn process_alive(pid: u32) -> Option<bool> {
+    Path::new("/proc/self")
+        .exists()
+        .then(|| Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes `.NAME.PID.tmp` files beside `path` left by writers that were killed (their process
+/// is gone), so an interrupted run's half file does not stay forever.
+fn remove_stale_temps(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && process_alive(pid) == Some(false)
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn temp_name(path: &Path) -> PathBuf {
@@ -169,6 +207,22 @@ mod tests {
             leftovers.len(),
             1,
             "temporary file left behind: {leftovers:?}"
+        );
+    }
+
+    #[test]
+    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // PID 0 is never a user process: /proc/0 does not exist.
+        let stale = dir.path().join(".requests.parquet.0.tmp");
+        fs::write(&stale, "half").unwrap();
+        let other = dir.path().join(".timeseries.parquet.0.tmp");
+        fs::write(&other, "half").unwrap();
+        write_text_atomic(&dir.path().join("requests.parquet"), "whole").unwrap();
+        assert!(!stale.exists());
+        assert!(
+            other.exists(),
+            "only temporaries of the file written are touched"
         );
     }
 

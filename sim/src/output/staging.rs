@@ -191,9 +191,6 @@ fn check_target(target: &Path, force: bool) -> Result<(), OutputError> {
 /// whose process is gone (a killed run's leftovers). A process is alive when `/proc/PID`
 /// exists; where `/proc` is absent nothing is removed.
 fn clean_stale(parent: &Path, name: &str) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
@@ -208,7 +205,7 @@ fn clean_stale(parent: &Path, name: &str) {
             .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid
             && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
+            && super::process_alive(pid) == Some(false)
         {
             let _ = fs::remove_dir_all(entry.path());
         }
