@@ -136,11 +136,21 @@ pub fn load_spec_str(text: &str, source: &str, dir: &Path) -> Result<SweepSpec, 
     let raw: RawSweep = from_value(value, source)?;
     let (base_value, base_dir) = load_base(&raw, source, dir)?;
 
-    let mut canonical = serde_norway::to_value(&raw).expect("a spec serialises");
+    // YAML parses a mapping used as a key (`{ {a: 1}: 2 }`, or `{ {a: 1} }`) but cannot write
+    // one back; the canonical text is what the hash and `sweep.resolved.yaml` record.
+    let unwritable = |e: serde_norway::Error| {
+        SweepError::spec(
+            source,
+            format!(
+                "cannot be recorded as YAML ({e}); is a mapping or a list used as a key, as in `{{ {{a: 1}} }}`?"
+            ),
+        )
+    };
+    let mut canonical = serde_norway::to_value(&raw).map_err(unwritable)?;
     if let Value::Mapping(m) = &mut canonical {
         m.insert("base".into(), base_value.clone());
     }
-    let text = serde_norway::to_string(&canonical).expect("a spec serialises");
+    let text = serde_norway::to_string(&canonical).map_err(unwritable)?;
     let hash = format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()));
 
     let mut base = base_value;
@@ -334,6 +344,15 @@ mod tests {
         for bad in ["seeds: 0\n", "seeds: [1, 1]\n", "seeds: []\n", "seeds: x\n"] {
             assert!(load(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_mapping_used_as_a_key_in_the_base_is_an_error_not_a_panic() {
+        // Found by `fuzz_sweep_yaml` (a deletion turned `{ synthetic: {..} }` into `{ {..} }`).
+        let err = load("base:\n  workload: {  { limit: { requests: 10 } } }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("s.yaml") && err.contains("as a key"), "{err}");
     }
 
     #[test]
