@@ -56,6 +56,10 @@ pub const BENCH_PENDING: u64 = 50_000_000;
 /// 50 Mevents/s.
 pub const BENCH_EVENTS: u64 = 10_000_000_000;
 
+/// Most queue pairs of `bench rdma --qps`: 65,536 (per-QP state is allocated up front; perftest
+/// runs use 1 to a few hundred).
+pub const BENCH_QPS: u64 = 65_536;
+
 /// Most records `bench metadata` loads: 20 million (the backends hold a few hundred bytes a key).
 pub const BENCH_KEYS: u64 = 20_000_000;
 

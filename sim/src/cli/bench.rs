@@ -38,7 +38,7 @@ pub struct EngineArgs {
 
 pub fn run(cmd: BenchCommand, limits: Limits) -> crate::error::Result<()> {
     match cmd {
-        BenchCommand::Rdma(a) => super::bench_rdma::run(a),
+        BenchCommand::Rdma(a) => super::bench_rdma::run(a, limits),
         BenchCommand::Metadata(a) => super::bench_metadata::run(a, limits),
         BenchCommand::Engine(a) => {
             // The hold model needs at least one pending event (it pops one to schedule one).

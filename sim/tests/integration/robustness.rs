@@ -170,6 +170,25 @@ fn bench_sizes_past_their_limits_are_refused() {
     );
 }
 
+#[test]
+fn bench_rdma_qps_past_its_limit_is_refused() {
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/hardware/network/connectx6-100g-roce.yaml");
+    refused(
+        kvcsim(&[
+            "bench",
+            "rdma",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--test",
+            "read_lat",
+            "--qps",
+            "1000000000000",
+        ]),
+        &["--qps", "1000000000000", "65536"],
+    );
+}
+
 // ---- Hangs ----
 
 #[test]
