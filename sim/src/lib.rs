@@ -20,6 +20,7 @@ pub mod cache_replay;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod limits;
 pub mod output;
 pub mod records;
 pub mod replay;

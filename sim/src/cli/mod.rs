@@ -15,8 +15,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::is_input_error;
-
 /// kvcsim: discrete-event simulator of the KV cache of LLM serving clusters.
 ///
 /// Replays request traces (Mooncake JSONL, Azure CSV) or synthetic workloads against a modelled
@@ -27,6 +25,10 @@ use crate::error::is_input_error;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Accept sizes above kvcsim's resource limits (instances, requests, time-series rows,
+    /// bench sizes; see validate/ROBUSTNESS.md), for a machine that has the memory.
+    #[arg(long, global = true)]
+    allow_large: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,8 +69,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(err)) => {
-            eprintln!("error: {err:#}");
-            if is_input_error(&err) {
+            eprintln!("error: {}", crate::error::chain_message(&err));
+            if err.is_user_error() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -84,13 +86,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<()> {
+fn dispatch(cli: Cli) -> crate::error::Result<()> {
+    let limits = crate::limits::Limits {
+        allow_large: cli.allow_large,
+    };
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Sweep(args) => sweep::run(args),
-        Command::Trace(cmd) => trace::run(cmd),
+        Command::Run(args) => run::run(args, limits),
+        Command::Sweep(args) => sweep::run(args, limits),
+        Command::Trace(cmd) => trace::run(cmd, limits),
         Command::Cache(cmd) => cache::run(cmd),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd, limits),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Validate(cmd) => validate::run(cmd),
         Command::Report(args) => report::run(args),

@@ -22,7 +22,7 @@ pub struct ReportArgs {
     open: bool,
 }
 
-pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+pub fn run(args: ReportArgs) -> crate::error::Result<()> {
     let out = args.out.unwrap_or_else(|| report::default_out(&args.dirs));
     report::write(&args.dirs, &out)?;
     println!("report in {}", out.display());

@@ -37,7 +37,7 @@ pub fn write_line_plot_svg(
     y_label: &str,
     series: &[Series],
     log_x: bool,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 600)).into_drawing_area();
@@ -100,7 +100,7 @@ pub fn write_line_plot_svg(
         }
         root.present()?;
     }
-    write_text_atomic(path, &svg)
+    Ok(write_text_atomic(path, &svg)?)
 }
 
 #[cfg(test)]

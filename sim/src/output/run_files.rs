@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use crate::error::Context;
 use arrow_schema::Schema;
 use kvcsim_models::tiers::{TIER_NAMES, TierCounters};
 use parquet::arrow::ArrowWriter;
@@ -119,7 +119,7 @@ impl<R> StreamingTable<R> {
         }
     }
 
-    fn push(&mut self, row: R) -> anyhow::Result<()> {
+    fn push(&mut self, row: R) -> crate::error::Result<()> {
         self.rows.push(row);
         if self.rows.len() >= ROW_GROUP_ROWS {
             self.flush()?;
@@ -128,7 +128,7 @@ impl<R> StreamingTable<R> {
     }
 
     /// Writes the buffered rows as one row group (the schema comes from the first group).
-    fn flush(&mut self) -> anyhow::Result<()> {
+    fn flush(&mut self) -> crate::error::Result<()> {
         let batch = (self.to_table)(&self.rows).to_record_batch()?;
         if self.writer.is_none() {
             let file = fs::File::create(&self.tmp)
@@ -149,7 +149,7 @@ impl<R> StreamingTable<R> {
     }
 
     /// Writes what is buffered (an empty table if nothing ever was), syncs and renames.
-    fn finish(mut self) -> anyhow::Result<()> {
+    fn finish(mut self) -> crate::error::Result<()> {
         if !self.rows.is_empty() || self.writer.is_none() {
             self.flush()?;
         }
@@ -181,7 +181,7 @@ pub struct RunFiles {
     requests: StreamingTable<RequestRecord>,
     timeseries: StreamingTable<TimeseriesRow>,
     metadata_ops: Option<StreamingTable<OpRecord>>,
-    error: Option<anyhow::Error>,
+    error: Option<crate::error::Error>,
 }
 
 impl RunFiles {
@@ -198,7 +198,7 @@ impl RunFiles {
         }
     }
 
-    fn keep(&mut self, result: anyhow::Result<()>) {
+    fn keep(&mut self, result: crate::error::Result<()>) {
         if let Err(e) = result
             && self.error.is_none()
         {
@@ -207,7 +207,7 @@ impl RunFiles {
     }
 
     /// Completes both files; the first write error of the run, if any.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> crate::error::Result<()> {
         let RunFiles {
             requests,
             timeseries,

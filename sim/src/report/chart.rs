@@ -153,7 +153,7 @@ fn category_label(names: &[String], x: f64) -> String {
 }
 
 /// Draws a line chart and returns its SVG.
-pub fn line_chart(axes: &Axes, lines: &[Line]) -> anyhow::Result<String> {
+pub fn line_chart(axes: &Axes, lines: &[Line]) -> crate::error::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -251,7 +251,7 @@ pub fn bar_chart(
     y_label: &str,
     categories: &[String],
     groups: &[Bars],
-) -> anyhow::Result<String> {
+) -> crate::error::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -311,7 +311,7 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
     series: usize,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     if series > 1 {
         chart
             .configure_series_labels()
@@ -320,7 +320,7 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| anyhow::anyhow!("cannot draw a legend: {e}"))?;
+            .map_err(|e| crate::error::internal(format!("cannot draw a legend: {e}")))?;
     }
     Ok(())
 }

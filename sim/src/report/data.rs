@@ -36,7 +36,7 @@ pub enum Cell {
 
 impl ParquetTable {
     /// Reads `path`; a missing or unreadable file is an input error naming it.
-    pub fn read(path: &Path) -> anyhow::Result<ParquetTable> {
+    pub fn read(path: &Path) -> crate::error::Result<ParquetTable> {
         let file = File::open(path)
             .map_err(|e| input_error(format!("cannot open {}: {e}", path.display())))?;
         let not_parquet = |e: parquet::errors::ParquetError| {
@@ -92,7 +92,7 @@ impl ParquetTable {
     }
 
     /// A column as cells; an input error when it is absent or of an unsupported type.
-    pub fn cells(&self, name: &str) -> anyhow::Result<Vec<Cell>> {
+    pub fn cells(&self, name: &str) -> crate::error::Result<Vec<Cell>> {
         let index = self.schema.index_of(name).map_err(|_| {
             input_error(format!(
                 "{}: no column `{name}` (has: {})",
@@ -138,7 +138,7 @@ impl ParquetTable {
     }
 
     /// A numeric column as `f64` (nulls as NaN).
-    pub fn f64s(&self, name: &str) -> anyhow::Result<Vec<f64>> {
+    pub fn f64s(&self, name: &str) -> crate::error::Result<Vec<f64>> {
         let cells = self.cells(name)?;
         if !self.is_numeric(name) {
             return Err(input_error(format!(
@@ -156,7 +156,7 @@ impl ParquetTable {
     }
 
     /// A numeric column when the file has it, else `None`.
-    pub fn f64s_if_present(&self, name: &str) -> anyhow::Result<Option<Vec<f64>>> {
+    pub fn f64s_if_present(&self, name: &str) -> crate::error::Result<Option<Vec<f64>>> {
         if self.has(name) {
             self.f64s(name).map(Some)
         } else {
@@ -166,14 +166,14 @@ impl ParquetTable {
 }
 
 /// Reads a JSON file as an untyped value.
-pub fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+pub fn read_json(path: &Path) -> crate::error::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| input_error(format!("{}: {e}", path.display())))
 }
 
 /// Reads a YAML file as an untyped value.
-pub fn read_yaml(path: &Path) -> anyhow::Result<serde_norway::Value> {
+pub fn read_yaml(path: &Path) -> crate::error::Result<serde_norway::Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))?;
     serde_norway::from_str(&text).map_err(|e| input_error(format!("{}: {e}", path.display())))

@@ -31,7 +31,7 @@ use crate::output::write_text_atomic;
 pub const REPORT_FILE: &str = "report.html";
 
 /// Renders the report of `dirs`: one sweep folder, or one or more run folders.
-pub fn render(dirs: &[PathBuf]) -> anyhow::Result<String> {
+pub fn render(dirs: &[PathBuf]) -> crate::error::Result<String> {
     let Some(first) = dirs.first() else {
         return Err(input_error("report: no folder given"));
     };
@@ -92,13 +92,13 @@ pub fn default_out(dirs: &[PathBuf]) -> PathBuf {
 }
 
 /// Renders the report of `dirs` and writes it to `out` (atomically).
-pub fn write(dirs: &[PathBuf], out: &Path) -> anyhow::Result<()> {
+pub fn write(dirs: &[PathBuf], out: &Path) -> crate::error::Result<()> {
     let html = render(dirs)?;
-    write_text_atomic(out, &html)
+    Ok(write_text_atomic(out, &html)?)
 }
 
 /// Writes `report.html` into the output folder `dir` of a run or sweep (`--report`).
-pub fn write_into(dir: &Path) -> anyhow::Result<()> {
+pub fn write_into(dir: &Path) -> crate::error::Result<()> {
     write(
         std::slice::from_ref(&dir.to_path_buf()),
         &dir.join(REPORT_FILE),

@@ -12,7 +12,7 @@ use crate::error::input_error;
 
 /// Hit blocks of `tier` per timeseries row: lower tiers have their own column; HBM's are the
 /// row's hit blocks less those of the lower tiers.
-fn tier_hit_samples(r: &RunFolder, tier: &str) -> anyhow::Result<Vec<Sample>> {
+fn tier_hit_samples(r: &RunFolder, tier: &str) -> crate::error::Result<Vec<Sample>> {
     let mut s = samples(r, Source::Column("hit_blocks"), Source::IntervalS)?;
     let lower = ["dram", "ssd", "remote"];
     for low in lower {
@@ -36,7 +36,7 @@ fn tier_hit_samples(r: &RunFolder, tier: &str) -> anyhow::Result<Vec<Sample>> {
     Ok(s)
 }
 
-pub(super) fn tier_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+pub(super) fn tier_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     if runs.iter().all(|r| r.tiers().len() <= 1) {
         return Ok(());
     }
@@ -134,12 +134,12 @@ pub(super) fn tier_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Resul
     Ok(())
 }
 
-fn has_nonzero(t: &ParquetTable, column: &str) -> anyhow::Result<bool> {
+fn has_nonzero(t: &ParquetTable, column: &str) -> crate::error::Result<bool> {
     Ok(t.f64s_if_present(column)?
         .is_some_and(|v| v.iter().any(|x| *x != 0.0)))
 }
 
-fn bin_ns(r: &RunFolder) -> anyhow::Result<f64> {
+fn bin_ns(r: &RunFolder) -> crate::error::Result<f64> {
     let interval = r
         .timeseries
         .f64s("interval_ns")?
@@ -151,11 +151,11 @@ fn bin_ns(r: &RunFolder) -> anyhow::Result<f64> {
     Ok(series::bin_width(interval, span))
 }
 
-pub(super) fn metadata_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+pub(super) fn metadata_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     let with: Vec<bool> = runs
         .iter()
         .map(|r| has_nonzero(&r.requests, "metadata_ns"))
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<crate::error::Result<_>>()?;
     if !with.contains(&true) {
         return Ok(());
     }
@@ -203,7 +203,7 @@ pub(super) fn metadata_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::R
     Ok(())
 }
 
-pub(super) fn preemption_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+pub(super) fn preemption_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     let specs = [
         (
             "fig-preemptions",
@@ -280,7 +280,7 @@ pub(super) fn preemption_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow:
 const TRANSFER_BYTES: &str = "bytes";
 const TRANSFER_TIMES: [&str; 3] = ["finish_ns", "end_ns", "time_ns"];
 
-pub(super) fn transfer_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+pub(super) fn transfer_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     let with: Vec<(usize, &RunFolder, &ParquetTable)> = runs
         .iter()
         .enumerate()

@@ -45,7 +45,7 @@ pub fn is_run_folder(dir: &Path) -> bool {
 
 impl RunFolder {
     /// Reads a run folder; `label` names it in the report.
-    pub fn read(dir: &Path, label: String) -> anyhow::Result<RunFolder> {
+    pub fn read(dir: &Path, label: String) -> crate::error::Result<RunFolder> {
         for f in ["summary.json", "requests.parquet", "timeseries.parquet"] {
             if !dir.join(f).is_file() {
                 return Err(input_error(format!(
@@ -92,14 +92,14 @@ impl RunFolder {
             .map(yaml_text)
     }
 
-    fn instances(&self) -> anyhow::Result<usize> {
+    fn instances(&self) -> crate::error::Result<usize> {
         let ids = self.timeseries.f64s("instance")?;
         Ok(ids.iter().fold(0.0f64, |m, &i| m.max(i + 1.0)) as usize)
     }
 }
 
 /// Renders the report of `runs` (one, or several compared).
-pub fn render(runs: &[RunFolder]) -> anyhow::Result<String> {
+pub fn render(runs: &[RunFolder]) -> crate::error::Result<String> {
     let title = match runs {
         [one] => format!("kvcsim run: {}", one.label),
         _ => format!("kvcsim: {} runs compared", runs.len()),
@@ -237,7 +237,7 @@ pub(super) fn axes<'a>(title: &'a str, x_label: &'a str, y_label: &'a str, x: XA
     }
 }
 
-fn latency_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+fn latency_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     page.heading("Latency");
     let specs = [
         (
@@ -376,12 +376,12 @@ const TIME_FIGURES: [TimeFigure; 6] = [
 /// Instances drawn one line each in a single-run report; beyond, the cluster line is drawn.
 const MAX_INSTANCE_LINES: usize = 8;
 
-pub(super) fn samples(r: &RunFolder, n: Source, d: Source) -> anyhow::Result<Vec<Sample>> {
+pub(super) fn samples(r: &RunFolder, n: Source, d: Source) -> crate::error::Result<Vec<Sample>> {
     let ts = &r.timeseries;
     let time = ts.f64s("time_ns")?;
     let instance = ts.f64s("instance")?;
     let interval = ts.f64s("interval_ns")?;
-    let values = |s: Source| -> anyhow::Result<Vec<f64>> {
+    let values = |s: Source| -> crate::error::Result<Vec<f64>> {
         Ok(match s {
             Source::Column(c) => ts.f64s(c)?,
             Source::IntervalS => interval.iter().map(|i| i * 1e-9).collect(),
@@ -403,9 +403,9 @@ pub(super) fn samples(r: &RunFolder, n: Source, d: Source) -> anyhow::Result<Vec
 /// cluster line of each run. Returns the lines and the caption's note on what a line is.
 pub(super) fn time_lines(
     runs: &[RunFolder],
-    per_run: &dyn Fn(&RunFolder) -> anyhow::Result<Vec<Sample>>,
+    per_run: &dyn Fn(&RunFolder) -> crate::error::Result<Vec<Sample>>,
     combine: Combine,
-) -> anyhow::Result<(Vec<Line>, String)> {
+) -> crate::error::Result<(Vec<Line>, String)> {
     let how = match combine {
         Combine::Sum => "summed over instances",
         Combine::Mean => "mean over instances",
@@ -450,7 +450,7 @@ pub(super) fn thinning_note(runs: &[RunFolder]) -> String {
     }
 }
 
-fn time_figures(page: &mut Page, runs: &[RunFolder]) -> anyhow::Result<()> {
+fn time_figures(page: &mut Page, runs: &[RunFolder]) -> crate::error::Result<()> {
     page.heading("Load and cache over time");
     let thinned = thinning_note(runs);
     for f in &TIME_FIGURES {

@@ -147,7 +147,7 @@ pub struct SweepFolder {
 
 impl SweepFolder {
     /// Reads `sweep.resolved.yaml` and `summary.parquet` of `dir`.
-    pub fn read(dir: &Path, label: String) -> anyhow::Result<SweepFolder> {
+    pub fn read(dir: &Path, label: String) -> crate::error::Result<SweepFolder> {
         let resolved_path = dir.join("sweep.resolved.yaml");
         let resolved = read_yaml(&resolved_path)?;
         let parameters = resolved
@@ -169,7 +169,7 @@ impl SweepFolder {
 }
 
 /// Renders the report of a sweep.
-pub fn render(sweep: &SweepFolder) -> anyhow::Result<String> {
+pub fn render(sweep: &SweepFolder) -> crate::error::Result<String> {
     let s = &sweep.summary;
     let mut page = Page::new(&format!("kvcsim sweep: {}", sweep.label));
     let status = if s.has("status") {
@@ -185,7 +185,7 @@ pub fn render(sweep: &SweepFolder) -> anyhow::Result<String> {
         .parameters
         .iter()
         .map(|p| Ok((p.clone(), s.cells(p)?)))
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<crate::error::Result<_>>()?;
 
     page.heading("Sweep");
     page.raw(&header_table(sweep, &params, &ok)?);
@@ -274,7 +274,7 @@ fn header_table(
     sweep: &SweepFolder,
     params: &[(String, Vec<Cell>)],
     ok: &[bool],
-) -> anyhow::Result<String> {
+) -> crate::error::Result<String> {
     let r = &sweep.resolved;
     let text = |p: &str| yaml_at(r, p).map(yaml_text).unwrap_or_else(|| "?".into());
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
@@ -456,7 +456,7 @@ fn lines_of(y: &[f64], ok: &[bool], xs: &[f64], others: &[&(String, Vec<Cell>)])
 }
 
 /// Every row of `summary.parquet`; numbers carry `data-col` and their exact `data-v`.
-fn points_table(s: &ParquetTable) -> anyhow::Result<String> {
+fn points_table(s: &ParquetTable) -> crate::error::Result<String> {
     let mut columns: Vec<(String, Vec<Cell>)> = Vec::new();
     for name in s.columns() {
         let cells = s.cells(&name)?;

@@ -88,7 +88,7 @@ pub struct Arrival {
 }
 
 /// The workload: arrivals in time order, pulled one ahead of the simulation.
-pub type Arrivals<'a> = Box<dyn Iterator<Item = anyhow::Result<Arrival>> + 'a>;
+pub type Arrivals<'a> = Box<dyn Iterator<Item = crate::error::Result<Arrival>> + 'a>;
 
 /// Optional observer of progress (the CLI's progress bar).
 pub trait Progress {
@@ -150,7 +150,7 @@ struct World<'a> {
     next: Option<Arrival>,
     arrivals: Arrivals<'a>,
     /// The workload's first error (a malformed trace line): the run stops and reports it.
-    workload_error: Option<anyhow::Error>,
+    workload_error: Option<crate::error::Error>,
     sink: &'a mut dyn RecordSink,
     /// Requests that entered the world, and that left it (done or rejected).
     entered: u64,
@@ -183,7 +183,7 @@ pub fn run(
     total: Option<u64>,
     sink: &mut dyn RecordSink,
     progress: &mut dyn Progress,
-) -> anyhow::Result<RunOutput> {
+) -> crate::error::Result<RunOutput> {
     run_with(scenario, arrivals, total, sink, progress, true)
 }
 
@@ -196,7 +196,7 @@ pub fn run_with(
     sink: &mut dyn RecordSink,
     progress: &mut dyn Progress,
     fast_forward: bool,
-) -> anyhow::Result<RunOutput> {
+) -> crate::error::Result<RunOutput> {
     let gpu = RooflineGpuModel::new(
         scenario.llm.clone(),
         scenario.gpu.clone(),
@@ -212,7 +212,7 @@ pub fn run_with(
             .as_ref()
             .is_some_and(|t| t.tiers.iter().any(|s| s.eviction.is_offline()));
     let (arrivals, future): (Arrivals<'_>, _) = if offline {
-        let all = arrivals.collect::<anyhow::Result<Vec<_>>>()?;
+        let all = arrivals.collect::<crate::error::Result<Vec<_>>>()?;
         let future = Arc::new(FutureUses::from_uses(
             all.iter()
                 .flat_map(|a| a.blocks.iter().map(|&b| (b, a.at.as_nanos()))),
@@ -230,7 +230,7 @@ pub fn run_with(
             }
             Ok(Instance::new(cache))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::error::Result<Vec<_>>>()?;
     let tiers = match &scenario.tiers {
         Some(setup) => Some(TierHierarchy::new(setup, future.as_ref())?),
         None => None,

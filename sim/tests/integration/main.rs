@@ -3,11 +3,13 @@
 mod cli;
 mod determinism;
 mod fast_forward;
+mod fuzz;
 mod hand_computed;
 mod metadata;
 mod preemption;
 mod replay;
 mod report;
+mod robustness;
 mod routing;
 mod sweeps;
 mod tiers;
