@@ -544,7 +544,7 @@ impl NetworkProfile {
                     Some("must be a finite, non-negative number")
                 } else if field.ends_with("tail_prob") && value > 1.0 {
                     Some("is a probability: at most 1")
-                } else if field.ends_with("tail_shape") && value <= 1.0 {
+                } else if field.ends_with("tail_shape") && value <= 1.0 && j.has_tail(&field) {
                     Some("must exceed 1 (a finite mean)")
                 } else {
                     None
@@ -613,6 +613,32 @@ mod tests {
         let p = NetworkProfile::default();
         let back = NetworkProfile::from_yaml(&p.to_yaml()).unwrap();
         assert_eq!(p, back);
+    }
+
+    #[test]
+    fn stages_jitter_round_trips_and_checks_its_fields() {
+        let p = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  host: { body_mean_ns: 40, tail_prob: 0.001, tail_min_ns: 5000 }\n",
+        )
+        .unwrap();
+        let j = p.jitter.stages().unwrap();
+        assert_eq!(j.host.tail_shape, 2.0);
+        assert_eq!(NetworkProfile::from_yaml(&p.to_yaml()).unwrap(), p);
+        let err = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  nic: { tail_prob: 1.5, tail_min_ns: 5 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("jitter.nic.tail_prob") && err.contains("1.5"),
+            "{err}"
+        );
+        let err = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  host: { tail_prob: 0.1, tail_min_ns: 5, tail_shape: 0.5 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("jitter.host.tail_shape"), "{err}");
     }
 
     #[test]

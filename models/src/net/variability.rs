@@ -29,7 +29,7 @@ use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
 /// The distribution of one stage's extra delay per traversal (all zero: no variability).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageNoise {
     /// Mean of the exponential body, ns.
@@ -48,6 +48,17 @@ pub struct StageNoise {
 
 fn d_shape() -> f64 {
     2.0
+}
+
+impl Default for StageNoise {
+    fn default() -> Self {
+        StageNoise {
+            body_mean_ns: 0.0,
+            tail_prob: 0.0,
+            tail_min_ns: 0.0,
+            tail_shape: d_shape(),
+        }
+    }
 }
 
 impl StageNoise {
@@ -143,6 +154,19 @@ impl StageJitter {
             Stage::Switch => &self.switch,
             Stage::Recv => &self.recv,
         }
+    }
+
+    /// True if the stage of field path `field` (`jitter.<stage>.…`) has a tail.
+    pub fn has_tail(&self, field: &str) -> bool {
+        let s = match field.split('.').nth(1) {
+            Some("host") => &self.host,
+            Some("pcie") => &self.pcie,
+            Some("nic") => &self.nic,
+            Some("switch") => &self.switch,
+            Some("recv") => &self.recv,
+            _ => return true,
+        };
+        s.tail_prob > 0.0
     }
 
     /// Every field by path (`jitter.host.tail_prob`, ...).
