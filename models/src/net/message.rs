@@ -53,6 +53,9 @@ impl NetworkModel {
         let (wire, pcie) = (self.wire(bytes), self.pcie(bytes));
         let (hops, nic_lat, pcie_lat) = (p.switch.hops, p.nic.latency_ns, p.pcie.latency_ns);
         let svc = self.unit_service_ns;
+        let packets = self.packets(bytes);
+        let me = app_thread.unwrap_or(0);
+        self.cpu_mut(op.responder, me);
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
         if hops > 0 {
@@ -60,7 +63,9 @@ impl NetworkModel {
         }
         let start = s.nic_units.serve(t.head_ns, svc);
         t = s.dma_write.stream(t.shifted_to(start + nic_lat), pcie);
-        let ready = t.tail_ns + pcie_lat + t_p.wakeup_ns;
+        // Without an application thread the receiving core is the host's thread 0 (the softirq
+        // core); its idleness decides the idle state it wakes from.
+        let ready = Self::tcp_wake(s, &t_p, t.tail_ns + pcie_lat, packets, me as usize);
         let cost = t_p.stack_ns + t_p.syscall_ns + t_p.copy_ns_per_byte * bytes as f64;
         match app_thread {
             Some(thread) => self.cpu_work(ready, op.responder, thread, cost),

@@ -60,6 +60,8 @@ mod named;
 mod profile;
 mod qp_cache;
 mod resource;
+mod tcp_noise;
+mod variability;
 
 pub use fluid::{FairShareLink, FlowCompleted, FlowId};
 pub use model::{HostId, NetworkModel, OpTiming, QpId, Responded, Verb, VerbOp};
@@ -70,6 +72,8 @@ pub use profile::{
 };
 pub use qp_cache::QpCache;
 pub use resource::{FifoServer, MultiServer, StreamShape, Train};
+pub use tcp_noise::{CState, InterruptModeration, OsNoise};
+pub use variability::{Noise, Stage, StageJitter, StageNoise};
 
 use std::path::Path;
 
@@ -268,5 +272,109 @@ mod tests {
         let tcp = NetworkModel::idle_timing(&p, &VerbOp::new(Verb::Send, HostId(0), HostId(1), 64));
         // Two wake-ups, four stack traversals, four syscalls at least.
         assert!(tcp.latency_ns() > rdma.latency_ns() + 2.0 * 5000.0 + 4.0 * 4000.0);
+    }
+
+    fn noisy(host: StageNoise) -> NetworkProfile {
+        NetworkProfile {
+            jitter: Jitter::from_stages(
+                StageJitter {
+                    host,
+                    ..Default::default()
+                },
+                String::new(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn read_latencies(p: &NetworkProfile, seed: u64, n: usize) -> Vec<f64> {
+        use rand::SeedableRng;
+        let mut net = NetworkModel::seeded(p.clone(), 2, rand_pcg::Pcg64::seed_from_u64(seed));
+        net.warm_qp(HostId(0), QpId(0));
+        let op = VerbOp::new(Verb::Read, HostId(0), HostId(1), 64);
+        let mut t = 0.0;
+        (0..n)
+            .map(|_| {
+                let r = net.execute(t, &op);
+                t = r.completed_ns + 1000.0;
+                r.latency_ns()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jitter_none_is_the_closed_form_even_when_seeded() {
+        let p = NetworkProfile::default();
+        let idle =
+            NetworkModel::idle_timing(&p, &VerbOp::new(Verb::Read, HostId(0), HostId(1), 64));
+        let v = read_latencies(&p, 5, 50);
+        assert_eq!(v[0], idle.latency_ns());
+        for l in v {
+            assert!(close(l, idle.latency_ns()), "{l}");
+        }
+    }
+
+    #[test]
+    fn variability_is_deterministic_per_seed() {
+        let p = noisy(StageNoise {
+            body_mean_ns: 30.0,
+            tail_prob: 0.01,
+            tail_min_ns: 3000.0,
+            tail_shape: 2.0,
+        });
+        assert_eq!(read_latencies(&p, 9, 500), read_latencies(&p, 9, 500));
+        assert_ne!(read_latencies(&p, 9, 500), read_latencies(&p, 10, 500));
+    }
+
+    #[test]
+    fn a_read_draws_the_host_stage_twice() {
+        // Body-only host noise of mean 100 ns: post + poll → mean extra 200 ns (the count
+        // perftest::tail_fit assumes for READ samples).
+        let p = noisy(StageNoise {
+            body_mean_ns: 100.0,
+            ..Default::default()
+        });
+        let idle =
+            NetworkModel::idle_timing(&p, &VerbOp::new(Verb::Read, HostId(0), HostId(1), 64))
+                .latency_ns();
+        let v = read_latencies(&p, 3, 20_000);
+        let mean = v.iter().map(|l| l - idle).sum::<f64>() / v.len() as f64;
+        assert!((mean - 200.0).abs() < 0.05 * 200.0, "{mean}");
+    }
+
+    #[test]
+    fn an_idle_tcp_server_wakes_from_a_deep_c_state() {
+        // Two RPCs 1 ms apart: before the second the server core idled ≥ 600 µs, so its receive
+        // pays C6's 133 µs exit (intel_idle skx table) on top; the first (18 µs after start) not.
+        let mut t = TcpParams::default();
+        t.os_noise.cstates = vec![CState {
+            name: "C6".into(),
+            exit_latency_ns: 133e3,
+            target_residency_ns: 600e3,
+        }];
+        let p = NetworkProfile {
+            transport: Transport::TcpKernel(t),
+            ..Default::default()
+        };
+        let base = NetworkProfile {
+            transport: Transport::TcpKernel(TcpParams::default()),
+            ..Default::default()
+        };
+        let op = VerbOp::new(Verb::Send, HostId(0), HostId(1), 64);
+        let run = |p: &NetworkProfile, at: f64| {
+            let mut net = NetworkModel::new(p.clone(), 2);
+            let a = net.send_message(0.0, &op, 0);
+            let d0 = net.receive_message(a, &op, None);
+            let b = net.send_message(at, &op, 0);
+            (d0, net.receive_message(b, &op, None) - at)
+        };
+        let (plain0, plain1) = run(&base, 1e6);
+        let (deep0, deep1) = run(&p, 1e6);
+        assert!((deep0 - plain0).abs() < 1.0, "{deep0} {plain0}");
+        assert!((deep1 - plain1 - 133e3).abs() < 1.0, "{deep1} {plain1}");
+        // Back to back (10 µs apart) the core has not slept long enough.
+        let (_, close1) = run(&p, 10e3);
+        let (_, plain_close) = run(&base, 10e3);
+        assert!((close1 - plain_close).abs() < 1.0);
     }
 }

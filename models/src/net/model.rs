@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use super::profile::{NetworkProfile, TcpParams, Transport};
 use super::qp_cache::QpCache;
 use super::resource::{FifoServer, MultiServer, StreamShape, Train};
+use super::tcp_noise::RxIrq;
+use super::variability::{Noise, Stage};
 
 /// A host (compute node, memory node) by index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,6 +129,29 @@ pub(super) struct HostState {
     pub(super) read_engines: HashMap<(u32, u32), FifoServer>,
     pub(super) atomic_units: HashMap<u64, FifoServer>,
     pub(super) qp_cache: QpCache,
+    /// Kernel TCP: the receive-interrupt moderation timer.
+    pub(super) rx_irq: RxIrq,
+}
+
+impl HostState {
+    /// Kernel TCP: how long a thread woken at `at_ns` waits for a core when all `cores` are busy
+    /// with the host's other threads (`me` is the woken thread: 0 = `cpu`, k = `threads[k-1]`).
+    fn run_queue_wait_ns(&self, at_ns: f64, me: usize, cores: u32, max_ns: f64) -> f64 {
+        if cores == 0 {
+            return 0.0;
+        }
+        let busy: Vec<f64> = std::iter::once(&self.cpu)
+            .chain(&self.threads)
+            .enumerate()
+            .filter(|(k, c)| *k != me && c.free_at_ns() > at_ns)
+            .map(|(_, c)| c.free_at_ns())
+            .collect();
+        if (busy.len() as u32) < cores {
+            return 0.0;
+        }
+        let first = busy.iter().copied().fold(f64::INFINITY, f64::min);
+        (first - at_ns).min(max_ns)
+    }
 }
 
 /// The network: `hosts` identical hosts built from one profile, and the state of every shared
@@ -138,6 +163,8 @@ pub struct NetworkModel {
     pub(super) unit_service_ns: f64,
     pub(super) link_bpns: f64,
     pub(super) pcie_bpns: f64,
+    /// Service-time variability (None: the closed form).
+    pub(super) noise: Option<Noise>,
 }
 
 impl NetworkModel {
@@ -155,6 +182,7 @@ impl NetworkModel {
             read_engines: HashMap::new(),
             atomic_units: HashMap::new(),
             qp_cache: QpCache::new(profile.nic.qp_cache_entries),
+            rx_irq: RxIrq::default(),
         };
         NetworkModel {
             unit_service_ns: profile.unit_service_ns(),
@@ -162,7 +190,31 @@ impl NetworkModel {
             pcie_bpns: profile.pcie_bytes_per_ns(),
             hosts: vec![host; hosts as usize],
             profile,
+            noise: None,
         }
+    }
+
+    /// As [`new`](Self::new), with the profile's service-time variability (`jitter`) drawn from
+    /// `rng`, a named stream of the run. A profile with `jitter: none` draws nothing.
+    pub fn seeded(profile: NetworkProfile, hosts: u32, rng: rand_pcg::Pcg64) -> Self {
+        let noise = profile.jitter.stages().map(|j| Noise::new(j, rng));
+        let mut m = Self::new(profile, hosts);
+        m.noise = noise;
+        m
+    }
+
+    /// One traversal of `stage`'s variability, ns (0 without jitter).
+    fn draw(&mut self, stage: Stage) -> f64 {
+        self.noise.as_mut().map_or(0.0, |n| n.draw(stage))
+    }
+
+    /// One-way propagation and switch latency with each hop's variability, ns.
+    fn path_delay_ns(&mut self) -> f64 {
+        let mut d = self.one_way_delay_ns();
+        for _ in 0..self.profile.switch.hops {
+            d += self.draw(Stage::Switch);
+        }
+        d
     }
 
     /// Returns every resource to idle (keeps the profile and the allocations).
@@ -181,6 +233,7 @@ impl NetworkModel {
             h.read_engines.clear();
             h.atomic_units.clear();
             h.qp_cache = QpCache::new(cache);
+            h.rx_irq = RxIrq::default();
         }
     }
 
@@ -273,8 +326,15 @@ impl NetworkModel {
     /// server: threads of one host post in parallel and share the host's NIC).
     pub fn post_on(&mut self, now_ns: f64, host: HostId, thread: u32, wrs: &[VerbOp]) -> f64 {
         let cost = self.post_cost_ns(wrs);
-        let start = self.cpu_mut(host, thread).serve(now_ns, cost);
-        start + cost + self.profile.pcie.latency_ns
+        if self.tcp().is_some() {
+            let start = self.cpu_mut(host, thread).serve(now_ns, cost);
+            return start + cost + self.profile.pcie.latency_ns;
+        }
+        // An interruption of the posting thread holds its CPU; the doorbell crosses PCIe.
+        let held = cost + self.draw(Stage::Host);
+        let doorbell = self.profile.pcie.latency_ns + self.draw(Stage::Pcie);
+        let start = self.cpu_mut(host, thread).serve(now_ns, cost.max(held));
+        start + held + doorbell
     }
 
     /// CPU thread `thread` of `host` (0 is the thread [`post`](Self::post) uses).
@@ -296,10 +356,16 @@ impl NetworkModel {
         let inline = self.is_inline(op);
         let wire = self.wire(Self::request_payload(op));
         let pcie = self.pcie(op.bytes);
-        let delay = self.one_way_delay_ns();
+        let nic_jit = self.draw(Stage::Nic);
+        let dma_jit = if op.verb.carries_payload() && !inline && op.bytes > 0 {
+            self.draw(Stage::Pcie)
+        } else {
+            0.0
+        };
+        let delay = self.path_delay_ns();
         let (svc, nic_lat, miss_ns, pcie_lat) = (
             self.unit_service_ns,
-            self.profile.nic.latency_ns,
+            self.profile.nic.latency_ns + nic_jit,
             self.profile.nic.qp_miss_ns,
             self.profile.pcie.latency_ns,
         );
@@ -312,7 +378,7 @@ impl NetworkModel {
         let start = h.nic_units.serve(at_nic_ns, svc + miss);
         let mut t = Train::at(start + nic_lat + miss);
         if op.verb.carries_payload() && !inline && op.bytes > 0 {
-            t = h.dma_read.stream(t.delayed(2.0 * pcie_lat), pcie);
+            t = h.dma_read.stream(t.delayed(2.0 * pcie_lat + dma_jit), pcie);
         }
         h.egress.stream(t, wire).delayed(delay)
     }
@@ -331,9 +397,22 @@ impl NetworkModel {
         let resp_wire = self.wire(resp_bytes);
         let pcie_in = self.pcie(op.bytes);
         let pcie_out = self.pcie(resp_bytes);
-        let delay = self.one_way_delay_ns();
         let svc = self.unit_service_ns;
         let (nic_lat, pcie_lat, poll) = (p.nic.latency_ns, p.pcie.latency_ns, p.host.poll_ns);
+        // Variability of this side's stages, drawn in a fixed order.
+        let nic_in = nic_lat + self.draw(Stage::Nic);
+        let (nic_out, pcie_j, host_j) = if op.verb.carries_payload() {
+            (nic_lat, self.draw(Stage::Pcie), self.draw(Stage::Host))
+        } else {
+            (nic_lat + self.draw(Stage::Nic), self.draw(Stage::Pcie), 0.0)
+        };
+        let recv_j = if op.verb == Verb::Send {
+            self.draw(Stage::Recv)
+        } else {
+            0.0
+        };
+        let delay = self.path_delay_ns();
+        let p = &self.profile;
         let (recv_wqe, repost) = (p.nic.recv_wqe_ns, p.host.recv_repost_ns);
         let read_engine_ns = p.nic.read_responder_ns + op.bytes as f64 / self.pcie_bpns;
         let (read_resp, atomic_lat, atomic_rmw, device_rmw) = (
@@ -348,19 +427,19 @@ impl NetworkModel {
             t = s.ingress.stream(t, req_wire);
         }
         let start = s.nic_units.serve(t.head_ns, svc);
-        t = t.shifted_to(start + nic_lat);
+        t = t.shifted_to(start + nic_in);
         match op.verb {
             Verb::Write | Verb::Send => {
                 let ack_at = t.tail_ns;
                 if op.verb == Verb::Send {
-                    t = t.delayed(recv_wqe);
+                    t = t.delayed(recv_wqe + recv_j);
                     let ready = s.recv.serve(t.head_ns, repost);
                     t = t.shifted_to(ready);
                 }
                 if op.bytes > 0 {
                     t = s.dma_write.stream(t, pcie_in);
                 }
-                let delivered = t.tail_ns + pcie_lat + poll;
+                let delivered = t.tail_ns + pcie_lat + pcie_j + poll + host_j;
                 let ack = s.egress.stream(Train::at(ack_at), resp_wire).delayed(delay);
                 Responded {
                     delivered_ns: Some(delivered),
@@ -375,7 +454,7 @@ impl NetworkModel {
                     // On-chip memory: no PCIe read-modify-write, no host-memory round trip.
                     let unit = s.atomic_units.entry(op.remote_addr).or_default();
                     head = unit.serve(head, device_rmw) + device_rmw;
-                    let r = Train::at(head).delayed(nic_lat);
+                    let r = Train::at(head).delayed(nic_out);
                     let resp = s.egress.stream(r, resp_wire).delayed(delay);
                     return Responded {
                         delivered_ns: None,
@@ -386,8 +465,8 @@ impl NetworkModel {
                     let unit = s.atomic_units.entry(op.remote_addr).or_default();
                     head = unit.serve(head, atomic_rmw) + atomic_lat;
                 }
-                let mut r = Train::at(head + 2.0 * pcie_lat);
-                r = s.dma_read.stream(r, pcie_out).delayed(nic_lat);
+                let mut r = Train::at(head + 2.0 * pcie_lat + pcie_j);
+                r = s.dma_read.stream(r, pcie_out).delayed(nic_out);
                 let resp = s.egress.stream(r, resp_wire).delayed(delay);
                 Responded {
                     delivered_ns: None,
@@ -409,15 +488,20 @@ impl NetworkModel {
         if self.tcp().is_some() {
             return self.complete_tcp(response, op, thread);
         }
-        let p = &self.profile;
         let resp_bytes = Self::response_payload(op);
         let resp_wire = self.wire(resp_bytes);
         let pcie_out = self.pcie(resp_bytes);
+        let (nic_j, pcie_j, host_j) = (
+            self.draw(Stage::Nic),
+            self.draw(Stage::Pcie),
+            self.draw(Stage::Host),
+        );
+        let p = &self.profile;
         let (hops, nic_lat, pcie_lat, poll) = (
             p.switch.hops,
-            p.nic.latency_ns,
-            p.pcie.latency_ns,
-            p.host.poll_ns,
+            p.nic.latency_ns + nic_j,
+            p.pcie.latency_ns + pcie_j,
+            p.host.poll_ns + host_j,
         );
         let h = &mut self.hosts[op.requester.0 as usize];
         let mut t = response;
@@ -474,6 +558,7 @@ impl NetworkModel {
         let delay = self.one_way_delay_ns();
         let svc = self.unit_service_ns;
         let (nic_lat, pcie_lat) = (p.nic.latency_ns, p.pcie.latency_ns);
+        let req_packets = self.packets(req);
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
         if hops > 0 {
@@ -481,9 +566,11 @@ impl NetworkModel {
         }
         let start = s.nic_units.serve(t.head_ns, svc);
         t = s.dma_write.stream(t.shifted_to(start + nic_lat), pcie_in);
-        // Interrupt + wake-up, then the receiving thread runs the stack, recv syscall and copy.
+        // Interrupt (moderation), softirq, wake-up (scheduler, idle-state exit, run queue), then
+        // the receiving thread runs the stack, recv syscall and copy.
+        let wake = Self::tcp_wake(s, &t_p, t.tail_ns + pcie_lat, req_packets, 0);
         let rx_cost = t_p.stack_ns + t_p.syscall_ns + t_p.copy_ns_per_byte * req as f64;
-        let rx_start = s.cpu.serve(t.tail_ns + pcie_lat + t_p.wakeup_ns, rx_cost);
+        let rx_start = s.cpu.serve(wake, rx_cost);
         let delivered = rx_start + rx_cost;
         // The reply: send syscall + stack + copy, NIC, DMA read, wire.
         let tx_cost = t_p.syscall_ns + t_p.stack_ns + t_p.copy_ns_per_byte * resp as f64;
@@ -505,6 +592,9 @@ impl NetworkModel {
         let (resp_wire, pcie_out) = (self.wire(resp), self.pcie(resp));
         let (hops, nic_lat, pcie_lat) = (p.switch.hops, p.nic.latency_ns, p.pcie.latency_ns);
         let svc = self.unit_service_ns;
+        let packets = self.packets(resp);
+        // The thread's CPU exists before the host is borrowed.
+        self.cpu_mut(op.requester, thread);
         let h = &mut self.hosts[op.requester.0 as usize];
         let mut t = response;
         if hops > 0 {
@@ -513,8 +603,43 @@ impl NetworkModel {
         let start = h.nic_units.serve(t.head_ns, svc);
         t = h.dma_write.stream(t.shifted_to(start + nic_lat), pcie_out);
         let cost = t_p.stack_ns + t_p.syscall_ns + t_p.copy_ns_per_byte * resp as f64;
-        let ready = t.tail_ns + pcie_lat + t_p.wakeup_ns;
+        let ready = Self::tcp_wake(h, &t_p, t.tail_ns + pcie_lat, packets, thread as usize);
         let s = self.cpu_mut(op.requester, thread).serve(ready, cost);
         s + cost
+    }
+
+    /// Packets of a `bytes` message (at least one).
+    pub(super) fn packets(&self, bytes: u64) -> f64 {
+        bytes.div_ceil(self.profile.nic.mtu_bytes).max(1) as f64
+    }
+
+    /// Kernel TCP receive on `host`: the message is in memory at `arrival_ns`; returns when
+    /// thread `me` (0 = `cpu`) runs again to receive it. Interrupt moderation, softirq per
+    /// packet on the core, scheduler wake-up, the exit of the idle state the core reached, and
+    /// the run-queue wait (see [`super::tcp_noise`]). With the noise off: `arrival + wakeup_ns`.
+    pub(super) fn tcp_wake(
+        host: &mut HostState,
+        t_p: &TcpParams,
+        arrival_ns: f64,
+        packets: f64,
+        me: usize,
+    ) -> f64 {
+        let os = &t_p.os_noise;
+        let irq = host.rx_irq.interrupt_at(&os.moderation, arrival_ns);
+        let core = if me == 0 {
+            &mut host.cpu
+        } else {
+            &mut host.threads[me - 1]
+        };
+        let idle = (irq - core.free_at_ns()).max(0.0);
+        let exit = os.wake_exit_ns(idle);
+        let soft = os.softirq_ns_per_packet * packets;
+        let mut ready = irq + exit;
+        if soft > 0.0 {
+            // NAPI runs on the woken core once it is out of its idle state.
+            ready = core.serve(ready, soft) + soft;
+        }
+        ready += t_p.wakeup_ns;
+        ready + host.run_queue_wait_ns(ready, me, os.cores, os.run_queue_max_wait_ns)
     }
 }

@@ -11,6 +11,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::NetError;
+use super::tcp_noise::OsNoise;
+use super::variability::{StageJitter, StageNoise};
 
 /// A complete network profile: two or more hosts, each with a CPU posting work requests, a PCIe
 /// link, an RNIC and a port, joined by links through `switch.hops` switches.
@@ -83,6 +85,10 @@ pub struct TcpParams {
     /// Default 5000: [R] typical epoll wake-up latency, consistent with REDIS_REFERENCE.md §5.
     #[serde(default = "d_tcp_wakeup")]
     pub wakeup_ns: f64,
+    /// OS noise on the receive path (interrupt moderation, idle states, softirq, run queue);
+    /// default all off. See [`super::tcp_noise`].
+    #[serde(default)]
+    pub os_noise: OsNoise,
 }
 
 fn d_tcp_syscall() -> f64 {
@@ -105,6 +111,7 @@ impl Default for TcpParams {
             stack_ns: d_tcp_stack(),
             copy_ns_per_byte: d_tcp_copy(),
             wakeup_ns: d_tcp_wakeup(),
+            os_noise: OsNoise::default(),
         }
     }
 }
@@ -370,19 +377,71 @@ impl Default for SwitchParams {
     }
 }
 
-/// An explicit random latency component added once per operation, drawn by the caller from
-/// its own named random stream. Profiles ship with `none`: the fitted models are deterministic.
+/// Service-time variability of the path (see [`super::variability`]). `none` (the default) is
+/// the deterministic closed form; `stages` gives each stage a base-plus-heavy-tail distribution,
+/// drawn from a named random stream the caller hands to [`super::NetworkModel::seeded`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Jitter {
     /// No random component.
     #[default]
     None,
-    /// Exponentially distributed extra delay with the given mean, ns.
-    Exponential {
-        /// Mean of the extra delay, ns.
-        mean_ns: f64,
+    /// Per-stage distributions.
+    Stages {
+        /// Host post and poll.
+        #[serde(default)]
+        host: StageNoise,
+        /// PCIe transactions.
+        #[serde(default)]
+        pcie: StageNoise,
+        /// NIC pipeline traversals.
+        #[serde(default)]
+        nic: StageNoise,
+        /// Switch hops.
+        #[serde(default)]
+        switch: StageNoise,
+        /// RECV consumption of incoming SENDs.
+        #[serde(default)]
+        recv: StageNoise,
+        /// Where the numbers come from (free text).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
     },
+}
+
+impl Jitter {
+    /// The per-stage distributions (None for `none`).
+    pub fn stages(&self) -> Option<StageJitter> {
+        match self {
+            Jitter::None => None,
+            Jitter::Stages {
+                host,
+                pcie,
+                nic,
+                switch,
+                recv,
+                ..
+            } => Some(StageJitter {
+                host: *host,
+                pcie: *pcie,
+                nic: *nic,
+                switch: *switch,
+                recv: *recv,
+            }),
+        }
+    }
+
+    /// `stages` with the given distributions and source note.
+    pub fn from_stages(s: StageJitter, source: String) -> Self {
+        Jitter::Stages {
+            host: s.host,
+            pcie: s.pcie,
+            nic: s.nic,
+            switch: s.switch,
+            recv: s.recv,
+            source,
+        }
+    }
 }
 
 impl Default for NetworkProfile {
@@ -473,15 +532,45 @@ impl NetworkProfile {
                 ("transport.wakeup_ns", t.wakeup_ns),
             ]);
         }
-        if let Jitter::Exponential { mean_ns } = self.jitter {
-            v.push(("jitter.mean_ns", mean_ns));
-        }
         v
     }
 
     /// Checks every parameter: finite and non-negative; rates, bandwidths, MTU and unit counts
     /// strictly positive. The error names the field and the bad value.
     pub fn validate(&self) -> Result<(), NetError> {
+        if let Some(j) = self.jitter.stages() {
+            for (field, value) in j.fields() {
+                let bad = if !value.is_finite() || value < 0.0 {
+                    Some("must be a finite, non-negative number")
+                } else if field.ends_with("tail_prob") && value > 1.0 {
+                    Some("is a probability: at most 1")
+                } else if field.ends_with("tail_shape") && value <= 1.0 && j.has_tail(&field) {
+                    Some("must exceed 1 (a finite mean)")
+                } else {
+                    None
+                };
+                if let Some(reason) = bad {
+                    return Err(NetError::InvalidParameter {
+                        field,
+                        value: value.to_string(),
+                        reason: reason.into(),
+                    });
+                }
+            }
+        }
+        let mut noise_fields = Vec::new();
+        if let Transport::TcpKernel(t) = &self.transport {
+            noise_fields = t.os_noise.fields();
+        }
+        for (field, value) in noise_fields {
+            if !value.is_finite() || value < 0.0 {
+                return Err(NetError::InvalidParameter {
+                    field,
+                    value: value.to_string(),
+                    reason: "must be a finite, non-negative number".into(),
+                });
+            }
+        }
         for (field, value) in self.numeric_fields() {
             if !value.is_finite() || value < 0.0 {
                 return Err(NetError::InvalidParameter {
@@ -524,6 +613,32 @@ mod tests {
         let p = NetworkProfile::default();
         let back = NetworkProfile::from_yaml(&p.to_yaml()).unwrap();
         assert_eq!(p, back);
+    }
+
+    #[test]
+    fn stages_jitter_round_trips_and_checks_its_fields() {
+        let p = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  host: { body_mean_ns: 40, tail_prob: 0.001, tail_min_ns: 5000 }\n",
+        )
+        .unwrap();
+        let j = p.jitter.stages().unwrap();
+        assert_eq!(j.host.tail_shape, 2.0);
+        assert_eq!(NetworkProfile::from_yaml(&p.to_yaml()).unwrap(), p);
+        let err = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  nic: { tail_prob: 1.5, tail_min_ns: 5 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("jitter.nic.tail_prob") && err.contains("1.5"),
+            "{err}"
+        );
+        let err = NetworkProfile::from_yaml(
+            "name: x\njitter:\n  kind: stages\n  host: { tail_prob: 0.1, tail_min_ns: 5, tail_shape: 0.5 }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("jitter.host.tail_shape"), "{err}");
     }
 
     #[test]

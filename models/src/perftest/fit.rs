@@ -18,8 +18,10 @@ use serde::Serialize;
 
 use super::lm::levenberg_marquardt;
 use super::parse::{Measure, PerftestRun, PerftestVerb, Row, TestId};
+use super::tail_fit::{NoiseFit, fit_host_noise, tail_observations};
 use crate::net::{
-    HostId, NetworkModel, NetworkProfile, QpId, StreamShape, Transport, Verb, VerbOp,
+    HostId, Jitter, NetworkModel, NetworkProfile, QpId, StageJitter, StreamShape, Transport, Verb,
+    VerbOp,
 };
 
 /// The settings of one perftest run that matter to the model.
@@ -414,6 +416,8 @@ pub struct Calibration {
     pub rows: Vec<FitRow>,
     /// Every input number against a model fitted without its message size.
     pub cv_rows: Vec<FitRow>,
+    /// The host-stage variability fitted to the percentile columns (None: no row has them).
+    pub noise: Option<NoiseFit>,
 }
 
 /// Median and maximum of |rel_error|.
@@ -436,10 +440,23 @@ pub fn error_summary(rows: &[FitRow]) -> (f64, f64) {
     (median, v[n - 1])
 }
 
-fn compare(model: &mut NetworkModel, obs: &[&Observation]) -> Vec<FitRow> {
+/// What the variability adds to the closed form of `o`, in its unit (the median noise of a
+/// latency sample; nothing for bandwidth rows).
+fn noise_offset(noise: Option<&NoiseFit>, o: &Observation) -> f64 {
+    match (noise, o.metric) {
+        (Some(n), Metric::TTypicalUs) => n.median_offset_us(&o.settings),
+        _ => 0.0,
+    }
+}
+
+fn compare(
+    model: &mut NetworkModel,
+    obs: &[&Observation],
+    noise: Option<&NoiseFit>,
+) -> Vec<FitRow> {
     obs.iter()
         .map(|o| {
-            let m = predict(model, &o.settings, o.bytes, o.metric);
+            let m = predict(model, &o.settings, o.bytes, o.metric) + noise_offset(noise, o);
             FitRow {
                 file: o.file.clone(),
                 test: o.settings.test.short_name().to_string(),
@@ -553,33 +570,117 @@ pub fn apply_headers(profile: &mut NetworkProfile, runs: &[&PerftestRun]) -> Vec
     set
 }
 
-/// Sets what the headers state, fits the parameters the data constrain, and compares every
-/// input number with the fitted model and with leave-one-size-out refits (each fold starts
-/// from the base profile, so a size's data never leaks into its own prediction).
-pub fn calibrate(base: &NetworkProfile, files: &[(String, Vec<PerftestRun>)]) -> Calibration {
+/// A fitted profile without its cross-validation: see [`calibrate`].
+#[derive(Clone, Debug)]
+pub struct FittedProfile {
+    /// The fitted profile (with its variability when the rows carry percentiles).
+    pub profile: NetworkProfile,
+    /// Closed-form parameters the data constrain (the others keep the base values).
+    pub params: Vec<&'static str>,
+    /// Parameters set from the headers.
+    pub from_header: Vec<String>,
+    /// The host-stage variability fit.
+    pub noise: Option<NoiseFit>,
+    /// The start point (base with the headers applied).
+    start: NetworkProfile,
+    /// The observations, with latency targets less the median noise.
+    target: Vec<Observation>,
+    /// The observations as measured.
+    obs: Vec<Observation>,
+}
+
+/// Sets what the headers state and fits the closed form and the host variability.
+pub fn fit_profile(base: &NetworkProfile, files: &[(String, Vec<PerftestRun>)]) -> FittedProfile {
     let mut start = base.clone();
     let runs: Vec<&PerftestRun> = files.iter().flat_map(|(_, r)| r.iter()).collect();
     let from_header = apply_headers(&mut start, &runs);
     let obs: Vec<Observation> = files.iter().flat_map(|(f, r)| observations(f, r)).collect();
-    let all: Vec<&Observation> = obs.iter().collect();
     let params = choose_parameters(&obs, &start);
-    let profile = fit_parameters(&start, &params, &all, 60);
-    let mut model = NetworkModel::new(profile.clone(), 2);
-    let rows = compare(&mut model, &all);
-    let sizes: BTreeSet<u64> = obs.iter().map(|o| o.bytes).collect();
+    let tails: Vec<_> = files
+        .iter()
+        .flat_map(|(f, r)| tail_observations(f, r))
+        .collect();
+    let noise = fit_host_noise(&tails.iter().collect::<Vec<_>>());
+    // The closed form is fitted to t_typical less the median the variability adds.
+    let target: Vec<Observation> = obs
+        .iter()
+        .map(|o| Observation {
+            measured: o.measured - noise_offset(noise.as_ref(), o),
+            ..o.clone()
+        })
+        .collect();
+    let mut profile = fit_parameters(&start, &params, &target.iter().collect::<Vec<_>>(), 60);
+    if let Some(n) = &noise {
+        let mut stages: StageJitter = start.jitter.stages().unwrap_or_default();
+        stages.host = n.host;
+        if let Some(r) = n.recv {
+            stages.recv = r;
+        }
+        profile.jitter = Jitter::from_stages(
+            stages,
+            format!(
+                "host stage fitted by `kvcsim calibrate` to the t_min/t_typical/p99/p99.9 columns of {} latency row(s); other stages from the base profile",
+                tails.len()
+            ),
+        );
+    }
+    FittedProfile {
+        profile,
+        params,
+        from_header,
+        noise,
+        start,
+        target,
+        obs,
+    }
+}
+
+/// Names of the variability parameters [`fit_profile`] fits.
+pub const NOISE_FITTED: [&str; 4] = [
+    "jitter.host.body_mean_ns",
+    "jitter.host.tail_prob",
+    "jitter.host.tail_min_ns",
+    "jitter.host.tail_shape",
+];
+
+/// Names of the RECV-stage variability parameters (fitted from SEND latency rows only).
+pub const RECV_FITTED: [&str; 4] = [
+    "jitter.recv.body_mean_ns",
+    "jitter.recv.tail_prob",
+    "jitter.recv.tail_min_ns",
+    "jitter.recv.tail_shape",
+];
+
+/// Sets what the headers state, fits the parameters the data constrain, and compares every
+/// input number with the fitted model and with leave-one-size-out refits (each fold starts
+/// from the base profile, so a size's data never leaks into its own prediction).
+pub fn calibrate(base: &NetworkProfile, files: &[(String, Vec<PerftestRun>)]) -> Calibration {
+    let f = fit_profile(base, files);
+    let all: Vec<&Observation> = f.obs.iter().collect();
+    let mut fitted: Vec<String> = f.params.iter().map(|s| s.to_string()).collect();
+    if let Some(n) = &f.noise {
+        fitted.extend(NOISE_FITTED.map(String::from));
+        if n.recv.is_some() {
+            fitted.extend(RECV_FITTED.map(String::from));
+        }
+    }
+    let mut model = NetworkModel::new(f.profile.clone(), 2);
+    let rows = compare(&mut model, &all, f.noise.as_ref());
+    let sizes: BTreeSet<u64> = f.obs.iter().map(|o| o.bytes).collect();
     let mut cv_rows = Vec::new();
     for &size in &sizes {
-        let train: Vec<&Observation> = obs.iter().filter(|o| o.bytes != size).collect();
-        let test: Vec<&Observation> = obs.iter().filter(|o| o.bytes == size).collect();
-        let fold = fit_parameters(&start, &params, &train, 40);
+        let train: Vec<&Observation> = f.target.iter().filter(|o| o.bytes != size).collect();
+        let test: Vec<&Observation> = f.obs.iter().filter(|o| o.bytes == size).collect();
+        let fold = fit_parameters(&f.start, &f.params, &train, 40);
         let mut m = NetworkModel::new(fold, 2);
-        cv_rows.extend(compare(&mut m, &test));
+        cv_rows.extend(compare(&mut m, &test, f.noise.as_ref()));
     }
     Calibration {
-        profile,
-        fitted: params.iter().map(|s| s.to_string()).collect(),
-        from_header,
+        profile: f.profile,
+        fitted,
+        from_header: f.from_header,
         rows,
         cv_rows,
+        noise: f.noise,
     }
 }

@@ -277,9 +277,10 @@ mod tests {
         // Empty tree: the root level-1 node is not cached, so the get READs it (1 KB) and then
         // the leaf (1 KB): twice the idle READ time of the profile, to within the 1 ns event
         // rounding per hand-over (4 per READ). The insert then finds the cache warm: CAS, READ,
-        // WRITE + unlock.
-        let setup =
+        // WRITE + unlock. On the closed-form network (the shipped profile's variability off).
+        let mut setup =
             MetadataSetup::single(BackendConfig::Sherman(ShermanConfig::default())).unwrap();
+        setup.backends[0].1.jitter = kvcsim_models::net::Jitter::None;
         let out = replay(&setup, 0, &[arrival(0, 1000, &[5])], 1);
         assert_eq!(out.records.len(), 2);
         let get = &out.records[0];

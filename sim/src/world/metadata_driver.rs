@@ -29,11 +29,9 @@ use kvcsim_models::metadata::{
     Client, Key, KeyMapper, KeyOrder, MetaOp, MetadataBackend, OpId, OpKind, Outcome, Reply, Step,
     consecutive_runs, mix64,
 };
-use kvcsim_models::net::{HostId, Jitter, NetworkModel, QpId, Train, Verb, VerbOp};
-use rand::RngExt;
-use rand_distr::Exp;
+use kvcsim_models::net::{HostId, NetworkModel, QpId, Train, Verb, VerbOp};
 
-use crate::engine::{RandomStreams, SimTime, StreamRng};
+use crate::engine::{RandomStreams, SimTime};
 use crate::scenario::{MetadataSetup, ShardBy};
 
 /// Events of the metadata driver; the caller wraps them in its own event type.
@@ -162,7 +160,6 @@ pub struct MetadataDriver {
     read_queue: HashMap<(u32, u32), VecDeque<WaitingRead>>,
     round_robin: u64,
     roots: HashMap<Key, Key>,
-    jitter: Option<(Exp<f64>, StreamRng)>,
     record: bool,
     /// Finished operations (when recording).
     pub records: Vec<OpRecord>,
@@ -188,7 +185,10 @@ impl MetadataDriver {
         let servers: Vec<HostId> = (0..setup.servers)
             .map(|s| HostId(client_nodes + s))
             .collect();
-        let mut net = NetworkModel::new(profile.clone(), client_nodes + setup.servers);
+        // The network's variability draws from its own stream of the run (per backend, so
+        // adding a backend never shifts another's draws).
+        let rng = RandomStreams::new(seed).stream(&format!("metadata/{which}/net"));
+        let mut net = NetworkModel::seeded(profile.clone(), client_nodes + setup.servers, rng);
         for n in 0..client_nodes {
             for t in 0..setup.client_threads {
                 net.warm_qp(HostId(n), QpId(t));
@@ -204,13 +204,6 @@ impl MetadataDriver {
                 queue: VecDeque::new(),
             })
             .collect();
-        let jitter = match profile.jitter {
-            Jitter::Exponential { mean_ns } if mean_ns > 0.0 => Some((
-                Exp::new(1.0 / mean_ns).expect("positive rate"),
-                RandomStreams::new(seed).stream("metadata/jitter"),
-            )),
-            _ => None,
-        };
         MetadataDriver {
             name: backends[0].name(),
             read_depth: profile.nic.max_outstanding_reads,
@@ -231,7 +224,6 @@ impl MetadataDriver {
             read_queue: HashMap::new(),
             round_robin: 0,
             roots: HashMap::new(),
-            jitter,
             record,
             records: Vec::new(),
             finished: Vec::new(),
@@ -468,13 +460,6 @@ impl MetadataDriver {
         out
     }
 
-    fn jitter_ns(&mut self) -> f64 {
-        match &mut self.jitter {
-            Some((exp, rng)) => rng.sample(*exp),
-            None => 0.0,
-        }
-    }
-
     /// Carries out `step` of sub-operation `id` at `now`, then any wake-ups it caused.
     fn drive(&mut self, id: OpId, step: Step, now: SimTime, sched: &mut Schedule<'_>) {
         self.drive_one(id, step, now, sched);
@@ -531,8 +516,7 @@ impl MetadataDriver {
                 req.qp = QpId(thread);
                 let mut rep = VerbOp::new(Verb::Send, rpc.server, host, rpc.response_bytes);
                 rep.qp = QpId(thread);
-                let j = self.jitter_ns();
-                let train = self.net.send_message(now_ns, &req, thread).delayed(j);
+                let train = self.net.send_message(now_ns, &req, thread);
                 let sub = self.subs.get_mut(&id).expect("sub-op");
                 sub.rpc = Some((req, rep, None));
                 sub.train = train;
@@ -582,8 +566,7 @@ impl MetadataDriver {
             }
             *n += 1;
         }
-        let j = self.jitter_ns();
-        let train = self.net.request(ready, &op).delayed(j);
+        let train = self.net.request(ready, &op);
         self.subs.get_mut(&id).expect("sub-op").trains[wr as usize] = train;
         sched(at(train.head_ns, now), MetaEvent::WrArrived(id, wr));
     }
@@ -613,9 +596,8 @@ impl MetadataDriver {
                     let key = (op.requester.0, op.qp.0);
                     match self.read_queue.get_mut(&key).and_then(VecDeque::pop_front) {
                         Some((next, w, ready)) => {
-                            let j = self.jitter_ns();
                             let nop = self.subs[&next].wrs[w as usize];
-                            let train = self.net.request(ready.max(now_ns), &nop).delayed(j);
+                            let train = self.net.request(ready.max(now_ns), &nop);
                             self.subs.get_mut(&next).expect("sub-op").trains[w as usize] = train;
                             sched(at(train.head_ns, now), MetaEvent::WrArrived(next, w));
                         }
@@ -656,15 +638,13 @@ impl MetadataDriver {
             }
             MetaEvent::ReplyReady(id) => {
                 let (_, rep, post) = self.subs[&id].rpc.expect("rpc");
-                let j = self.jitter_ns();
                 let train = match post {
                     Some(t) => self.net.send_message(now_ns, &rep, t),
                     None => {
                         let at_nic = now_ns + self.net.profile().pcie.latency_ns;
                         self.net.request(at_nic, &rep)
                     }
-                }
-                .delayed(j);
+                };
                 self.subs.get_mut(&id).expect("sub-op").train = train;
                 sched(at(train.head_ns, now), MetaEvent::ReplyArrived(id));
             }

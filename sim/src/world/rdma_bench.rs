@@ -16,12 +16,10 @@
 //! Recorded like perftest: the post time of every WR and the completion time of every WR
 //! (all WRs covered by a CQE complete when it is polled).
 
-use kvcsim_models::net::{HostId, Jitter, NetworkModel, NetworkProfile, QpId, Train, VerbOp};
+use kvcsim_models::net::{HostId, NetworkModel, NetworkProfile, QpId, Train, VerbOp};
 use kvcsim_models::perftest::{Measure, RunSettings};
-use rand::RngExt;
-use rand_distr::Exp;
 
-use crate::engine::{Engine, RandomStreams, SimTime, StreamRng};
+use crate::engine::{Engine, RandomStreams, SimTime};
 
 /// Events of the experiment (past-tense facts).
 #[derive(Clone, Copy, Debug)]
@@ -66,17 +64,9 @@ struct World {
     completed: u64,
     reads_in_flight: Vec<u32>,
     waiting: Vec<std::collections::VecDeque<u32>>,
-    jitter: Option<(Exp<f64>, StreamRng)>,
 }
 
 impl World {
-    fn jitter_ns(&mut self) -> f64 {
-        match &mut self.jitter {
-            Some((exp, rng)) => rng.sample(*exp),
-            None => 0.0,
-        }
-    }
-
     fn is_read_like(&self) -> bool {
         !self.s.verb().carries_payload()
     }
@@ -95,8 +85,7 @@ impl World {
     /// The requester NIC starts WR `wr` at `ready_ns` and the request goes on the wire.
     fn issue(&mut self, eng: &mut Engine<RdmaEvent>, wr: u32, ready_ns: f64) {
         let op = self.wrs[wr as usize].op;
-        let j = self.jitter_ns();
-        let t = self.net.request(ready_ns, &op).delayed(j);
+        let t = self.net.request(ready_ns, &op);
         self.wrs[wr as usize].train = t;
         eng.schedule_at(at(t.head_ns), RdmaEvent::RequestArrived { wr });
     }
@@ -223,22 +212,15 @@ fn at(ns: f64) -> SimTime {
 }
 
 /// Runs one perftest experiment of `bytes` with settings `s` on `profile`; `seed` drives the
-/// jitter stream (`rdma_bench/jitter`) if the profile has one.
+/// network's variability stream (`rdma_bench/net`) if the profile has `jitter`.
 pub fn run(profile: &NetworkProfile, s: &RunSettings, bytes: u64, seed: u64) -> Trace {
-    let mut net = NetworkModel::new(profile.clone(), 2);
+    let rng = RandomStreams::new(seed).stream("rdma_bench/net");
+    let mut net = NetworkModel::seeded(profile.clone(), 2, rng);
     let warm = s.qps.min(u64::from(profile.nic.qp_cache_entries));
     for q in 0..warm {
         net.warm_qp(HostId(0), QpId(q as u32));
         net.warm_qp(HostId(1), QpId(q as u32));
     }
-    let jitter = match profile.jitter {
-        Jitter::None => None,
-        Jitter::Exponential { mean_ns } if mean_ns > 0.0 => Some((
-            Exp::new(1.0 / mean_ns).expect("positive rate"),
-            RandomStreams::new(seed).stream("rdma_bench/jitter"),
-        )),
-        Jitter::Exponential { .. } => None,
-    };
     let mut w = World {
         net,
         s: *s,
@@ -249,7 +231,6 @@ pub fn run(profile: &NetworkProfile, s: &RunSettings, bytes: u64, seed: u64) -> 
         completed: 0,
         reads_in_flight: vec![0; s.qps as usize],
         waiting: vec![Default::default(); s.qps as usize],
-        jitter,
     };
     let mut eng: Engine<RdmaEvent> = Engine::new();
     if s.test.measure == Measure::Latency {
