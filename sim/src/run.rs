@@ -85,7 +85,7 @@ pub fn simulate(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<(MemoryRun, RunSummary)> {
     let mut records = RunRecords::default();
-    let mut summary = SummaryBuilder::default();
+    let mut summary = SummaryBuilder::for_scenario(scenario);
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
         scenario,
@@ -107,8 +107,8 @@ pub fn simulate_to_dir(
     dir: &Path,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<RunSummary> {
-    let mut files = RunFiles::new(dir);
-    let mut summary = SummaryBuilder::default();
+    let mut files = RunFiles::new(dir, scenario.slo);
+    let mut summary = SummaryBuilder::for_scenario(scenario);
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
         scenario,

@@ -8,6 +8,7 @@ mod metadata;
 mod preemption;
 mod replay;
 mod routing;
+mod slo;
 mod sweeps;
 mod tiers;
 
