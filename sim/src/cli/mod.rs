@@ -5,6 +5,7 @@ mod bench_metadata;
 mod bench_rdma;
 mod cache;
 mod calibrate;
+mod plan;
 mod run;
 mod sweep;
 mod trace;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run a scenario over a grid of parameters in parallel, into one Parquet dataset.
     Sweep(sweep::SweepArgs),
+    /// Find the cheapest cluster that meets latency targets (SLO), by bisection over instances.
+    Plan(plan::PlanArgs),
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -85,6 +88,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),

@@ -5,6 +5,7 @@ mod determinism;
 mod fast_forward;
 mod hand_computed;
 mod metadata;
+mod plan;
 mod preemption;
 mod replay;
 mod routing;
