@@ -51,8 +51,26 @@ pub struct PlanRequest {
     pub seeds: Option<u64>,
     /// Threads.
     pub jobs: usize,
-    /// Probe run folders go to `DIR/probes/choice=C/instances=N/seed=S/`.
+    /// Probe run folders go to `DIR/probes/choice=C/instances=N/seed=S/` (headroom probes:
+    /// `DIR/probes/headroom/rate_scale=X/seed=S/`).
     pub out: Option<PathBuf>,
+    /// Search the best configuration's headroom: the largest `workload.rate_scale` up to this
+    /// that still meets the SLO.
+    pub headroom: Option<f64>,
+}
+
+/// Resolution of the headroom search: rate scales are multiples of 1/100.
+pub const HEADROOM_STEPS_PER_UNIT: f64 = 100.0;
+
+/// The largest load the best configuration sustains.
+#[derive(Debug, Clone)]
+pub struct Headroom {
+    /// The largest `rate_scale` tried that met the SLO (the scenario's own if none above did).
+    pub rate_scale: f64,
+    /// Whether even the top of the range met it (the headroom is at least `rate_scale`).
+    pub at_limit: bool,
+    /// Its probes, in the order they ran.
+    pub probes: Vec<Probe>,
 }
 
 /// One configuration tried, over its seeds.
@@ -62,6 +80,8 @@ pub struct Probe {
     pub choice: usize,
     /// Instances.
     pub instances: u32,
+    /// `workload.rate_scale` of the run.
+    pub rate_scale: f64,
     /// GPUs: instances x tensor parallelism.
     pub cost: u64,
     /// Lowest attainment over the seeds.
@@ -96,6 +116,8 @@ pub struct Plan {
     pub searched_instances: bool,
     /// Percent of requests the SLO asks.
     pub percentile: f64,
+    /// The best configuration's headroom, when asked and some configuration met the SLO.
+    pub headroom: Option<Headroom>,
 }
 
 impl Plan {
@@ -131,18 +153,22 @@ impl Plan {
             })
     }
 
-    /// Probes run (configurations tried), over all choices.
+    /// Probes run (configurations tried), over all choices and the headroom search.
     pub fn probes(&self) -> usize {
-        self.choices.iter().map(|c| c.probes.len()).sum()
+        self.all_probes().count()
     }
 
     /// Simulation runs (probes x seeds).
     pub fn runs(&self) -> usize {
+        self.all_probes().map(|p| p.runs).sum()
+    }
+
+    /// Every probe: the choices' in order, then the headroom search's.
+    pub fn all_probes(&self) -> impl Iterator<Item = &Probe> {
         self.choices
             .iter()
             .flat_map(|c| &c.probes)
-            .map(|p| p.runs)
-            .sum()
+            .chain(self.headroom.iter().flat_map(|h| &h.probes))
     }
 
     /// Pairs of probes of one choice, `(choice, fewer, more)` instances, where more instances
@@ -209,16 +235,26 @@ fn choices(axes: &[Axis]) -> Vec<Vec<(String, String)>> {
     out
 }
 
-/// The scenario of one run: the request's overrides, the choice's values, the count, the seed.
+/// Where a probe sits: its choice, instance count and rate scale (`None`: the scenario's).
+#[derive(Debug, Clone, Copy)]
+struct At<'a> {
+    choice: usize,
+    values: &'a [(String, String)],
+    instances: Option<u32>,
+    rate_scale: Option<f64>,
+}
+
+/// The scenario of one run: the request's overrides, the choice's values, the count, the
+/// rate scale, the seed.
 fn scenario_of(
     req: &PlanRequest,
-    values: &[(String, String)],
-    instances: Option<u32>,
+    at: At,
     seed: Option<u64>,
 ) -> Result<Scenario, scenario::ScenarioError> {
     let mut o = req.overrides.clone();
-    o.extend(values.iter().map(|(p, v)| format!("{p}={v}")));
-    o.extend(instances.map(|n| format!("{}={n}", axes::INSTANCES)));
+    o.extend(at.values.iter().map(|(p, v)| format!("{p}={v}")));
+    o.extend(at.instances.map(|n| format!("{}={n}", axes::INSTANCES)));
+    o.extend(at.rate_scale.map(|r| format!("workload.rate_scale={r}")));
     o.extend(seed.map(|s| format!("seed={s}")));
     scenario::load(req.scenario.as_deref(), &o)
 }
@@ -236,9 +272,31 @@ fn check(req: &PlanRequest) -> anyhow::Result<()> {
         Some((lo, hi)) => vec![Some(lo), Some(hi)],
         None => vec![None],
     };
-    for values in choices(&req.axes) {
+    for (choice, values) in choices(&req.axes).iter().enumerate() {
         for &n in &ends {
-            let s = scenario_of(req, &values, n, None)?;
+            let at = At {
+                choice,
+                values,
+                instances: n,
+                rate_scale: req.headroom,
+            };
+            let s = scenario_of(req, at, None)?;
+            if let Some(max) = req.headroom {
+                let base = scenario_of(
+                    req,
+                    At {
+                        rate_scale: None,
+                        ..at
+                    },
+                    None,
+                )?;
+                if max <= base.workload.rate_scale {
+                    return Err(input_error(format!(
+                        "--headroom {max} must be above the scenario's workload.rate_scale {}",
+                        base.workload.rate_scale
+                    )));
+                }
+            }
             if s.slo.is_none() {
                 return Err(input_error(
                     "no SLO: give --slo KEY=VALUE,... (ttft_ms, tpot_ms, e2e_ms, percentile) or an `slo` block in the scenario",
@@ -257,12 +315,7 @@ fn range(a: &Axis) -> Option<(u32, u32)> {
 }
 
 /// Runs one probe: every seed, in parallel.
-fn probe(
-    req: &PlanRequest,
-    choice: usize,
-    values: &[(String, String)],
-    instances: Option<u32>,
-) -> anyhow::Result<Probe> {
+fn probe(req: &PlanRequest, at: At) -> anyhow::Result<Probe> {
     let seeds: Vec<Option<u64>> = match req.seeds {
         Some(n) => (1..=n).map(Some).collect(),
         None => vec![None],
@@ -270,10 +323,16 @@ fn probe(
     let runs: Vec<(Scenario, RunSummary)> = seeds
         .par_iter()
         .map(|&seed| {
-            let s = scenario_of(req, values, instances, seed)?;
+            let s = scenario_of(req, at, seed)?;
             let summary = match &req.out {
                 Some(out) => {
-                    let dir = probe_dir(out, choice, s.instances, s.seed);
+                    let dir = match at.rate_scale {
+                        None => probe_dir(out, at.choice, s.instances, s.seed),
+                        Some(r) => out
+                            .join("probes/headroom")
+                            .join(format!("rate_scale={r}"))
+                            .join(format!("seed={}", s.seed)),
+                    };
                     crate::output::prepare_dir(&dir)?;
                     let summary = simulate_to_dir(&s, &dir, &mut ())?;
                     crate::sweep::write_point_summary(&dir, &summary)?;
@@ -290,8 +349,9 @@ fn probe(
         runs.iter().map(|(_, r)| f(r).unwrap_or(0.0)).sum::<f64>() / n
     };
     Ok(Probe {
-        choice,
+        choice: at.choice,
         instances: s.instances,
+        rate_scale: s.workload.rate_scale,
         cost: u64::from(s.instances) * u64::from(s.tensor_parallel),
         slo_attainment: runs
             .iter()
@@ -302,6 +362,14 @@ fn probe(
         meets_slo: runs.iter().all(|(_, r)| r.slo_met == Some(true)),
         runs: runs.len(),
     })
+}
+
+/// Runs a probe, keeps it in `probes`, and says whether it met the SLO.
+fn probe_into(req: &PlanRequest, at: At, probes: &mut Vec<Probe>) -> anyhow::Result<bool> {
+    let p = probe(req, at)?;
+    let met = p.meets_slo;
+    probes.push(p);
+    Ok(met)
 }
 
 /// Where a probe's run for one seed writes.
@@ -326,13 +394,20 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
             .enumerate()
             .map(|(i, values)| -> anyhow::Result<Choice> {
                 let mut probes = Vec::new();
+                let at = At {
+                    choice: i,
+                    values,
+                    instances: None,
+                    rate_scale: None,
+                };
                 let cheapest = match range {
                     Some((lo, hi)) => {
                         let (_, found) = bisect(lo, hi, |n| {
-                            let p = probe(req, i, values, Some(n))?;
-                            let met = p.meets_slo;
-                            probes.push(p);
-                            Ok(met)
+                            let at = At {
+                                instances: Some(n),
+                                ..at
+                            };
+                            probe_into(req, at, &mut probes)
                         })?;
                         found.map(|n| {
                             probes
@@ -342,7 +417,7 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
                         })
                     }
                     None => {
-                        probes.push(probe(req, i, values, None)?);
+                        probes.push(probe(req, at)?);
                         probes[0].meets_slo.then_some(0)
                     }
                 };
@@ -354,13 +429,58 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
             })
             .collect::<anyhow::Result<_>>()
     })?;
-    let percentile = scenario_of(req, &all[0], range.map(|r| r.1), None)?
+    let first = At {
+        choice: 0,
+        values: &all[0],
+        instances: range.map(|r| r.1),
+        rate_scale: None,
+    };
+    let percentile = scenario_of(req, first, None)?
         .slo
         .map_or(99.0, |s| s.percentile);
-    Ok(Plan {
+    let mut plan = Plan {
         choices: searched,
         searched_instances: range.is_some(),
         percentile,
+        headroom: None,
+    };
+    if let (Some(max), Some((choice, best))) = (req.headroom, plan.best()) {
+        let at = At {
+            choice,
+            values: &all[choice],
+            instances: Some(best.instances),
+            rate_scale: None,
+        };
+        plan.headroom = Some(pool.install(|| headroom(req, at, best.rate_scale, max))?);
+    }
+    Ok(plan)
+}
+
+/// The largest rate scale in `base..=max` (steps of 1 / [`HEADROOM_STEPS_PER_UNIT`]) at which
+/// `at` meets the SLO, known to meet it at `base`: bisection with the axis reversed (more load
+/// never helps), `base` itself not run again.
+fn headroom(req: &PlanRequest, at: At, base: f64, max: f64) -> anyhow::Result<Headroom> {
+    let k_lo = (base * HEADROOM_STEPS_PER_UNIT).round() as u32;
+    let k_hi = (max * HEADROOM_STEPS_PER_UNIT).floor() as u32;
+    let scale = |k: u32| f64::from(k) / HEADROOM_STEPS_PER_UNIT;
+    let mut probes = Vec::new();
+    // n = k_lo + k_hi - k grows as the load falls, so "meets" grows with n.
+    let (_, found) = bisect(k_lo, k_hi.max(k_lo), |n| {
+        let k = k_lo + k_hi.max(k_lo) - n;
+        if k == k_lo {
+            return Ok(true);
+        }
+        let at = At {
+            rate_scale: Some(scale(k)),
+            ..at
+        };
+        probe_into(req, at, &mut probes)
+    })?;
+    let k = k_lo + k_hi.max(k_lo) - found.expect("base meets the SLO");
+    Ok(Headroom {
+        rate_scale: if k == k_lo { base } else { scale(k) },
+        at_limit: k == k_hi,
+        probes,
     })
 }
 

@@ -2,10 +2,12 @@
 //!
 //! `plan.parquet`: one row per probe, in choice order then the order the probes ran:
 //! `probe_id` (u64), `choice` (u64), one string column per list axis (the value as written),
-//! `cluster.instances` (u32), `cost` (u64 GPUs), `seeds` (u64 runs), `slo_attainment` (f64,
+//! `cluster.instances` (u32), `workload.rate_scale` (f64), `headroom` (bool: a probe of the
+//! headroom search, appended after the choices' probes), `cost` (u64 GPUs), `seeds` (u64 runs), `slo_attainment` (f64,
 //! lowest over the seeds), `goodput_requests_per_s` and `goodput_per_gpu` (f64, mean over the
 //! seeds), `meets_slo` (bool, every seed met it), `pareto` (bool: no other probe is as cheap
-//! or cheaper with as high an attainment or higher, one of them strictly).
+//! or cheaper with as high an attainment or higher, one of them strictly; over the choices'
+//! probes at the scenario's load, so headroom probes are never in it).
 
 use serde_json::{Map, Value, json};
 
@@ -13,27 +15,28 @@ use super::axes::INSTANCES;
 use super::{Plan, Probe};
 use crate::output::{Column, Table};
 
-fn all(plan: &Plan) -> Vec<&Probe> {
-    plan.choices.iter().flat_map(|c| &c.probes).collect()
-}
-
-/// Whether each probe (in [`all`] order) is on the cost / attainment Pareto front.
-fn pareto(probes: &[&Probe]) -> Vec<bool> {
+/// Whether each of the first `searched` probes is on the cost / attainment Pareto front of
+/// those; the rest (headroom probes) are not.
+fn pareto(probes: &[&Probe], searched: usize) -> Vec<bool> {
+    let front = &probes[..searched];
     probes
         .iter()
-        .map(|p| {
-            !probes.iter().any(|q| {
-                q.cost <= p.cost
-                    && q.slo_attainment >= p.slo_attainment
-                    && (q.cost < p.cost || q.slo_attainment > p.slo_attainment)
-            })
+        .enumerate()
+        .map(|(i, p)| {
+            i < searched
+                && !front.iter().any(|q| {
+                    q.cost <= p.cost
+                        && q.slo_attainment >= p.slo_attainment
+                        && (q.cost < p.cost || q.slo_attainment > p.slo_attainment)
+                })
         })
         .collect()
 }
 
 /// The `plan.parquet` table.
 pub fn plan_table(plan: &Plan) -> Table {
-    let probes = all(plan);
+    let probes: Vec<&Probe> = plan.all_probes().collect();
+    let searched: usize = plan.choices.iter().map(|c| c.probes.len()).sum();
     let mut t = Table::new()
         .with("probe_id", Column::U64((0..probes.len() as u64).collect()))
         .with(
@@ -52,6 +55,14 @@ pub fn plan_table(plan: &Plan) -> Table {
     t.with(
         INSTANCES,
         Column::U32(probes.iter().map(|p| p.instances).collect()),
+    )
+    .with(
+        "workload.rate_scale",
+        Column::F64(probes.iter().map(|p| p.rate_scale).collect()),
+    )
+    .with(
+        "headroom",
+        Column::OptBool((0..probes.len()).map(|i| Some(i >= searched)).collect()),
     )
     .with("cost", Column::U64(probes.iter().map(|p| p.cost).collect()))
     .with(
@@ -76,7 +87,7 @@ pub fn plan_table(plan: &Plan) -> Table {
     )
     .with(
         "pareto",
-        Column::OptBool(pareto(&probes).into_iter().map(Some).collect()),
+        Column::OptBool(pareto(&probes, searched).into_iter().map(Some).collect()),
     )
 }
 
@@ -139,6 +150,11 @@ pub fn plan_json(plan: &Plan) -> Value {
         "runs": plan.runs(),
         "choices": per_choice,
         "non_monotone": non_monotone,
+        "headroom": plan.headroom.as_ref().map(|h| json!({
+            "rate_scale": h.rate_scale,
+            "at_limit": h.at_limit,
+            "probes": h.probes.len(),
+        })),
     })
 }
 
@@ -207,6 +223,14 @@ pub fn plan_text(plan: &Plan) -> String {
         s += &format!(
             "non-monotone: choice {i}: {} instances attained {:.4} but {} attained {:.4}\n",
             a.instances, a.slo_attainment, b.instances, b.slo_attainment
+        );
+    }
+    if let Some(h) = &plan.headroom {
+        s += &format!(
+            "headroom: meets the SLO up to rate_scale {}{} ({} probes)\n",
+            if h.at_limit { ">= " } else { "" },
+            h.rate_scale,
+            h.probes.len()
         );
     }
     s += &format!("{} probes, {} runs\n", plan.probes(), plan.runs());

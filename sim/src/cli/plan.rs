@@ -30,6 +30,10 @@ pub struct PlanArgs {
     /// Runs at once (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
+    /// Also search the cheapest configuration's headroom: the largest `workload.rate_scale` up
+    /// to MAX (in steps of 0.01) at which it still meets the SLO.
+    #[arg(long, value_name = "MAX")]
+    headroom: Option<f64>,
     /// Output folder: `plan.parquet`, `plan.json` and every probe's run folders. Without it,
     /// probes run in memory.
     #[arg(long)]
@@ -63,6 +67,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             None => std::thread::available_parallelism().map_or(1, usize::from),
         },
         out: args.out.clone(),
+        headroom: args.headroom,
     };
     let plan = capacity::plan(&req)?;
     let json = capacity::plan_json(&plan);

@@ -22,6 +22,7 @@ fn request(seeds: Option<u64>) -> PlanRequest {
         seeds,
         jobs: 2,
         out: None,
+        headroom: None,
     }
 }
 
@@ -128,6 +129,8 @@ fn plan_bad_input_exits_2() {
         ),
         (&["--slo", "ttft=5"][..], "ttft_ms"),
         (&["--vary", "cluster.gpu=h100-sxm,nope"][..], "nope"),
+        (&["--headroom", "0.5"][..], "--headroom 0.5 must be above"),
+        (&["--headroom", "nan"][..], "workload.rate_scale"),
     ] {
         let mut a = vec!["plan", "--set", "workload.synthetic.limit.requests=20"];
         if !args.contains(&"--slo") {
@@ -141,4 +144,27 @@ fn plan_bad_input_exits_2() {
     let (code, _, err) = kvcsim(&["plan", "--vary", "cluster.instances=1..2"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no SLO"), "{err}");
+}
+
+#[test]
+fn headroom_is_the_largest_rate_scale_that_meets_the_slo() {
+    let mut req = request(None);
+    req.headroom = Some(3.0);
+    let p = plan(&req).unwrap();
+    let (_, best) = p.best().unwrap();
+    let h = p.headroom.as_ref().expect("asked and met");
+    // Bisection over 1.00..=3.00 in steps of 0.01, 1.00 known: at most ceil(log2 200) = 8 runs.
+    assert!(h.probes.len() <= 8, "{} probes", h.probes.len());
+    let meets = |r: f64| {
+        let mut o = req.overrides.clone();
+        o.push(format!("cluster.instances={}", best.instances));
+        o.push(format!("workload.rate_scale={r}"));
+        let sc = load(None, &o).unwrap();
+        simulate(&sc, &mut ()).unwrap().1.slo_met == Some(true)
+    };
+    assert!(meets(h.rate_scale));
+    if !h.at_limit {
+        assert!(!meets(((h.rate_scale + 0.01) * 100.0).round() / 100.0));
+    }
+    assert!(h.probes.iter().all(|q| q.instances == best.instances));
 }
