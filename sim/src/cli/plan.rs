@@ -34,8 +34,8 @@ pub struct PlanArgs {
     /// to MAX (in steps of 0.01) at which it still meets the SLO.
     #[arg(long, value_name = "MAX")]
     headroom: Option<f64>,
-    /// Output folder: `plan.parquet`, `plan.json` and every probe's run folders. Without it,
-    /// probes run in memory.
+    /// Output folder (new or empty): `plan.parquet`, `plan.json` and every probe's run
+    /// folders. Without it, probes run in memory.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the result as JSON.
@@ -55,6 +55,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         overrides.push(capacity::slo_override(slo)?);
     }
     if let Some(out) = &args.out {
+        // Probe folders are named by choice and count, so an earlier plan's would mix in.
+        if std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(crate::error::input_error(format!(
+                "{}: output folder is not empty; give a new or empty --out folder",
+                out.display()
+            )));
+        }
         crate::output::prepare_dir(out)?;
     }
     let req = PlanRequest {

@@ -168,3 +168,53 @@ fn headroom_is_the_largest_rate_scale_that_meets_the_slo() {
     }
     assert!(h.probes.iter().all(|q| q.instances == best.instances));
 }
+
+#[test]
+fn plan_files_are_identical_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |jobs: &str, out: &str| {
+        let out = dir.path().join(out);
+        let (code, _, err) = kvcsim(&[
+            "plan",
+            "--set",
+            "workload.synthetic.limit.requests=100",
+            "--slo",
+            "ttft_ms=3000",
+            "--vary",
+            "cluster.instances=1..8",
+            "--vary",
+            "cluster.tensor_parallel=1,2",
+            "--seeds",
+            "2",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (a, b) = (run("1", "a"), run("3", "b"));
+    for f in [
+        "plan.parquet",
+        "plan.json",
+        "probes/choice=1/instances=8/seed=2/requests.parquet",
+        "probes/choice=1/instances=8/seed=2/summary.json",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // A used folder is refused (an earlier plan's probe folders would mix in).
+    let (code, _, err) = kvcsim(&[
+        "plan",
+        "--slo",
+        "ttft_ms=3000",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+}
