@@ -23,7 +23,7 @@ use crate::output::{Column, Table};
 
 /// Reads a trace into replay order: by arrival time, ties in file order (as `trace stats`).
 /// Fails on a trace without block ids (Azure): there is nothing to cache.
-pub fn load_trace(path: &Path, options: &ReadOptions) -> anyhow::Result<ReplayTrace> {
+pub fn load_trace(path: &Path, options: &ReadOptions) -> crate::error::Result<ReplayTrace> {
     let reader = crate::run::open_trace(path, options)?;
     let mut requests: Vec<(u64, Vec<u64>)> = reader
         .map(|r| r.map(|r| (r.arrival_ns, r.block_ids)))
@@ -62,7 +62,7 @@ pub fn replay_all(
     trace: &ReplayTrace,
     policies: &[EvictionConfig],
     capacities: &[Capacity],
-) -> anyhow::Result<Vec<CurvePoint>> {
+) -> crate::error::Result<Vec<CurvePoint>> {
     let jobs: Vec<(EvictionConfig, Capacity)> = policies
         .iter()
         .flat_map(|&p| capacities.iter().map(move |&c| (p, c)))
@@ -71,7 +71,13 @@ pub fn replay_all(
     jobs.par_iter()
         .map(|&(policy, capacity)| {
             let capacity_blocks = capacity.resolve(unique);
-            let r = replay_config(trace, &policy, usize::try_from(capacity_blocks)?)?;
+            // A cache of at least the unique blocks never evicts, whatever the policy: clamping
+            // gives the same replay without sizing tables for blocks that never come.
+            let r = replay_config(
+                trace,
+                &policy,
+                usize::try_from(capacity_blocks.min(unique))?,
+            )?;
             Ok(CurvePoint {
                 policy: policy.name().to_string(),
                 capacity,

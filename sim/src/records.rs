@@ -12,6 +12,8 @@
 
 use kvcsim_models::tiers::TierCounters;
 
+pub use crate::world::metadata_driver::OpRecord;
+
 /// One completed request (`requests.parquet`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
@@ -114,6 +116,8 @@ pub trait RecordSink {
     fn interval(&mut self, row: &TimeseriesRow);
     /// A request rejected (waiting queue full, or larger than a whole cache).
     fn rejected(&mut self) {}
+    /// A finished metadata operation (only when `metadata.record_ops`).
+    fn metadata_op(&mut self, _op: &OpRecord) {}
     /// Whether a record could not be kept; the run then stops.
     fn failed(&self) -> bool {
         false
@@ -129,6 +133,8 @@ pub struct RunRecords {
     pub timeseries: Vec<TimeseriesRow>,
     /// Requests rejected.
     pub rejected: u64,
+    /// Metadata operations, in completion order.
+    pub metadata_ops: Vec<OpRecord>,
 }
 
 impl RecordSink for RunRecords {
@@ -140,6 +146,9 @@ impl RecordSink for RunRecords {
     }
     fn rejected(&mut self) {
         self.rejected += 1;
+    }
+    fn metadata_op(&mut self, op: &OpRecord) {
+        self.metadata_ops.push(op.clone());
     }
 }
 
@@ -158,6 +167,10 @@ impl RecordSink for Tee<'_> {
     fn rejected(&mut self) {
         self.0.rejected();
         self.1.rejected();
+    }
+    fn metadata_op(&mut self, op: &OpRecord) {
+        self.0.metadata_op(op);
+        self.1.metadata_op(op);
     }
     fn failed(&self) -> bool {
         self.0.failed() || self.1.failed()

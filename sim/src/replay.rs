@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::output::metadata::ops_table;
 use crate::output::summary::LatencyMs;
-use crate::output::{prepare_dir, write_text_atomic};
+use crate::output::{StagedDir, write_text_atomic};
 use crate::run::{load_arrivals, write_resolved};
 use crate::scenario::Scenario;
 use crate::world::metadata_bench::{self, BucketRow, ReplayOutput, mean_p99};
@@ -69,12 +69,17 @@ pub struct ReplaySummary {
 
 /// Runs every backend of the scenario over its trace; writes the outputs into `dir`; returns
 /// the summary and the printed table.
-pub fn replay_to_dir(scenario: &Scenario, dir: &Path) -> anyhow::Result<(ReplaySummary, String)> {
+pub fn replay_to_dir(
+    scenario: &Scenario,
+    target: &Path,
+    force: bool,
+) -> crate::error::Result<(ReplaySummary, String)> {
     let setup = scenario
         .metadata
         .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("a metadata replay needs metadata.backends"))?;
-    prepare_dir(dir)?;
+        .ok_or_else(|| crate::error::input_error("a metadata replay needs metadata.backends"))?;
+    let staged = StagedDir::begin(target, force)?;
+    let dir = staged.path();
     let arrivals = load_arrivals(scenario)?;
     let outputs: Vec<ReplayOutput> = (0..setup.backends.len())
         .map(|i| metadata_bench::replay(setup, i, &arrivals, scenario.seed))
@@ -94,6 +99,7 @@ pub fn replay_to_dir(scenario: &Scenario, dir: &Path) -> anyhow::Result<(ReplayS
         &(serde_json::to_string_pretty(&summary)? + "\n"),
     )?;
     write_resolved(dir, scenario)?;
+    staged.commit()?;
     let mut text = metadata_bench::table_text(&rows);
     text += &format!(
         "\n{:<14} {:>13} {:>13} {:>9} {:>10} {:>8}\n",

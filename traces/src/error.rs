@@ -152,3 +152,28 @@ pub enum TraceError {
         limit: u64,
     },
 }
+
+impl TraceError {
+    /// True when the trace (or its path, or the options given for it) is at fault: every
+    /// variant but a read that failed part-way for a reason of the machine's own. Exit code 2.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            TraceError::Read { cause, .. } => !matches!(
+                cause.kind(),
+                std::io::ErrorKind::OutOfMemory | std::io::ErrorKind::Interrupted
+            ),
+            TraceError::Open { .. }
+            | TraceError::UnknownFormat { .. }
+            | TraceError::InvalidBlockSize { .. }
+            | TraceError::Empty { .. }
+            | TraceError::Json { .. }
+            | TraceError::MissingField { .. }
+            | TraceError::InvalidValue { .. }
+            | TraceError::BlockCountMismatch { .. }
+            | TraceError::TimestampBackwards { .. }
+            | TraceError::Csv { .. }
+            | TraceError::BadHeader { .. }
+            | TraceError::TooLarge { .. } => true,
+        }
+    }
+}

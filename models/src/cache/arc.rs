@@ -64,12 +64,15 @@ impl ArcPolicy {
         ArcPolicy {
             capacity,
             target: 0,
-            slab: Slab::with_capacity(2 * capacity),
+            slab: Slab::with_capacity(super::presize(capacity.saturating_mul(2))),
             t1: List::default(),
             t2: List::default(),
             b1: List::default(),
             b2: List::default(),
-            index: BlockMap::with_capacity_and_hasher(2 * capacity, BuildHasherDefault::default()),
+            index: BlockMap::with_capacity_and_hasher(
+                super::presize(capacity.saturating_mul(2)),
+                BuildHasherDefault::default(),
+            ),
             incoming: None,
         }
     }

@@ -93,7 +93,10 @@ impl BeladyPolicy {
         BeladyPolicy {
             future,
             order: BTreeMap::new(),
-            entries: BlockMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            entries: BlockMap::with_capacity_and_hasher(
+                super::presize(capacity),
+                BuildHasherDefault::default(),
+            ),
             next_stamp: 0,
         }
     }

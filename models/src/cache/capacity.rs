@@ -42,6 +42,15 @@ pub enum CapacityError {
     },
 }
 
+impl CapacityError {
+    /// True: the profiles and the reserve the user chose leave no room, or are out of range.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            CapacityError::Invalid(_) | CapacityError::DoesNotFit { .. } => true,
+        }
+    }
+}
+
 /// KV blocks one instance (`llm` on `tp` GPUs of type `gpu`) can hold:
 ///
 /// ```text

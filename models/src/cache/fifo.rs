@@ -35,7 +35,10 @@ impl FifoPolicy {
     pub fn with_capacity(capacity: usize) -> Self {
         FifoPolicy {
             queue: BTreeMap::new(),
-            entries: BlockMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            entries: BlockMap::with_capacity_and_hasher(
+                super::presize(capacity),
+                BuildHasherDefault::default(),
+            ),
             next_stamp: 0,
         }
     }

@@ -48,7 +48,10 @@ pub(crate) struct GreedyDual {
 impl GreedyDual {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         GreedyDual {
-            entries: BlockMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            entries: BlockMap::with_capacity_and_hasher(
+                super::presize(capacity),
+                BuildHasherDefault::default(),
+            ),
             ..Default::default()
         }
     }

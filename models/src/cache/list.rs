@@ -54,7 +54,7 @@ pub(crate) struct Slab {
 impl Slab {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Slab {
-            nodes: Vec::with_capacity(capacity),
+            nodes: Vec::with_capacity(super::presize(capacity)),
             free: NIL,
         }
     }

@@ -39,9 +39,12 @@ impl LruPolicy {
     /// An empty policy with room for `capacity` blocks before it allocates.
     pub fn with_capacity(capacity: usize) -> Self {
         LruPolicy {
-            slab: Slab::with_capacity(capacity),
+            slab: Slab::with_capacity(super::presize(capacity)),
             list: List::default(),
-            index: BlockMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            index: BlockMap::with_capacity_and_hasher(
+                super::presize(capacity),
+                BuildHasherDefault::default(),
+            ),
         }
     }
 

@@ -44,6 +44,18 @@
 //! assert_eq!(cache.lookup(&[BlockId(10), BlockId(11), BlockId(12)], 2_000), 2);
 //! ```
 
+/// Most entries a cache table is sized for up front. A cache's capacity is a limit, not an
+/// allocation: tables start at `min(capacity, PRESIZE_MAX_ENTRIES)` and grow with the blocks
+/// actually held, so `capacity_blocks: 1e18` costs no more memory than the blocks a trace
+/// touches. 2^20 entries is about 50 MiB of the largest table (ARC's, two slab nodes and two
+/// index slots of about 24 bytes per block).
+pub const PRESIZE_MAX_ENTRIES: usize = 1 << 20;
+
+/// The up-front size of a table for a cache of `capacity` entries.
+pub(crate) fn presize(capacity: usize) -> usize {
+    capacity.min(PRESIZE_MAX_ENTRIES)
+}
+
 mod arc;
 mod belady;
 mod block;

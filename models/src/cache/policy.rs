@@ -113,7 +113,7 @@ pub trait EvictionPolicy: Send + fmt::Debug {
 /// replay --policy` names it. Parameters are optional; their defaults come from the sources
 /// given on each policy's type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(from = "EvictionRepr", into = "EvictionRepr")]
 pub enum EvictionConfig {
     /// Least recently used ([`LruPolicy`]).
     #[default]
@@ -155,6 +155,82 @@ pub enum EvictionConfig {
     Belady,
 }
 
+/// The serde form of [`EvictionConfig`]. serde ignores unknown keys beside the tag of a unit
+/// variant even with `deny_unknown_fields` (`{kind: lru, foo: 1}` was accepted); an empty struct
+/// variant such as `Lru {}` rejects them, and writes the same `{kind: lru}`.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum EvictionRepr {
+    Lru {},
+    Fifo {},
+    Lfu {},
+    S3fifo {
+        #[serde(default = "default_small_fraction")]
+        small_fraction: f64,
+        #[serde(default = "default_ghost_fraction")]
+        ghost_fraction: f64,
+        #[serde(default = "default_move_to_main")]
+        move_to_main_threshold: u8,
+    },
+    Arc {},
+    PrefixLru {},
+    CostAware {
+        #[serde(default = "default_attention_weight")]
+        attention_weight: f64,
+    },
+    Belady {},
+}
+
+impl From<EvictionRepr> for EvictionConfig {
+    fn from(r: EvictionRepr) -> Self {
+        match r {
+            EvictionRepr::Lru {} => EvictionConfig::Lru,
+            EvictionRepr::Fifo {} => EvictionConfig::Fifo,
+            EvictionRepr::Lfu {} => EvictionConfig::Lfu,
+            EvictionRepr::S3fifo {
+                small_fraction,
+                ghost_fraction,
+                move_to_main_threshold,
+            } => EvictionConfig::S3fifo {
+                small_fraction,
+                ghost_fraction,
+                move_to_main_threshold,
+            },
+            EvictionRepr::Arc {} => EvictionConfig::Arc,
+            EvictionRepr::PrefixLru {} => EvictionConfig::PrefixLru,
+            EvictionRepr::CostAware { attention_weight } => {
+                EvictionConfig::CostAware { attention_weight }
+            }
+            EvictionRepr::Belady {} => EvictionConfig::Belady,
+        }
+    }
+}
+
+impl From<EvictionConfig> for EvictionRepr {
+    fn from(c: EvictionConfig) -> Self {
+        match c {
+            EvictionConfig::Lru => EvictionRepr::Lru {},
+            EvictionConfig::Fifo => EvictionRepr::Fifo {},
+            EvictionConfig::Lfu => EvictionRepr::Lfu {},
+            EvictionConfig::S3fifo {
+                small_fraction,
+                ghost_fraction,
+                move_to_main_threshold,
+            } => EvictionRepr::S3fifo {
+                small_fraction,
+                ghost_fraction,
+                move_to_main_threshold,
+            },
+            EvictionConfig::Arc => EvictionRepr::Arc {},
+            EvictionConfig::PrefixLru => EvictionRepr::PrefixLru {},
+            EvictionConfig::CostAware { attention_weight } => {
+                EvictionRepr::CostAware { attention_weight }
+            }
+            EvictionConfig::Belady => EvictionRepr::Belady {},
+        }
+    }
+}
+
 fn default_small_fraction() -> f64 {
     0.1
 }
@@ -177,6 +253,15 @@ pub enum PolicyError {
     /// Belady was asked for without the future accesses.
     #[error("the belady policy needs the future accesses (an offline replay of a known trace)")]
     NeedsFuture,
+}
+
+impl PolicyError {
+    /// True: a parameter out of range, or Belady where no future is known, is the user's choice.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            PolicyError::Invalid(_) | PolicyError::NeedsFuture => true,
+        }
+    }
 }
 
 impl EvictionConfig {
@@ -305,6 +390,24 @@ impl EvictionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_in_a_policy_without_parameters_are_refused() {
+        for text in [
+            "{kind: lru, foo: 1}",
+            "{kind: belady, x: 2}",
+            "{kind: prefix-lru, a: b}",
+        ] {
+            let err = serde_norway::from_str::<EvictionConfig>(text).unwrap_err();
+            assert!(err.to_string().contains("unknown field"), "{text}: {err}");
+        }
+        assert!(serde_norway::from_str::<EvictionConfig>("{kind: s3fifo, foo: 1}").is_err());
+        let lru: EvictionConfig = serde_norway::from_str("{kind: lru}").unwrap();
+        assert_eq!(lru, EvictionConfig::Lru);
+        assert_eq!(serde_norway::to_string(&lru).unwrap(), "kind: lru\n");
+        let s3: EvictionConfig = serde_norway::from_str("kind: s3fifo").unwrap();
+        assert_eq!(s3, EvictionConfig::ALL[3]);
+    }
 
     #[test]
     fn config_from_yaml() {

@@ -36,6 +36,13 @@ pub struct CacheFull {
     pub available: usize,
 }
 
+impl CacheFull {
+    /// True: a cache too small for one request is the scenario's (the capacity the user gave).
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 /// A pin or unpin that breaks the cache's bookkeeping: a bug in the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CacheError {
@@ -48,6 +55,13 @@ pub enum CacheError {
     /// Dropping a block that a request is using.
     #[error("block {0:?} is pinned")]
     Pinned(BlockId),
+}
+
+impl CacheError {
+    /// False: broken bookkeeping is a bug in kvcsim, never the user's input. Exit code 1.
+    pub fn is_user_error(&self) -> bool {
+        false
+    }
 }
 
 /// Counters since the cache was created. Block counts, not bytes.
@@ -125,7 +139,7 @@ impl PrefixCache {
         PrefixCache {
             capacity_blocks,
             resident: BlockMap::with_capacity_and_hasher(
-                capacity_blocks,
+                super::presize(capacity_blocks),
                 BuildHasherDefault::default(),
             ),
             pinned_blocks: 0,

@@ -42,8 +42,8 @@ impl PrefixLruPolicy {
     pub fn with_capacity(capacity: usize) -> Self {
         let hasher = BuildHasherDefault::default;
         PrefixLruPolicy {
-            entries: BlockMap::with_capacity_and_hasher(capacity, hasher()),
-            children: BlockMap::with_capacity_and_hasher(capacity, hasher()),
+            entries: BlockMap::with_capacity_and_hasher(super::presize(capacity), hasher()),
+            children: BlockMap::with_capacity_and_hasher(super::presize(capacity), hasher()),
             leaves: BTreeMap::new(),
             next_stamp: 0,
         }

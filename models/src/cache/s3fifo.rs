@@ -80,13 +80,16 @@ impl S3FifoPolicy {
         S3FifoPolicy {
             small: BTreeMap::new(),
             main: BTreeMap::new(),
-            entries: BlockMap::with_capacity_and_hasher(capacity, hasher()),
+            entries: BlockMap::with_capacity_and_hasher(super::presize(capacity), hasher()),
             next_stamp: 0,
             main_target: capacity.saturating_sub(small_target),
             move_to_main_threshold,
-            ghost_slab: Slab::with_capacity(ghost_capacity),
+            ghost_slab: Slab::with_capacity(super::presize(ghost_capacity)),
             ghost: List::default(),
-            ghost_index: BlockMap::with_capacity_and_hasher(ghost_capacity, hasher()),
+            ghost_index: BlockMap::with_capacity_and_hasher(
+                super::presize(ghost_capacity),
+                hasher(),
+            ),
             ghost_capacity,
             ghost_hit: None,
         }

@@ -86,6 +86,13 @@ impl InvalidField {
     }
 }
 
+impl InvalidField {
+    /// Always true: a value out of range is the user's input.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 /// Why a hardware profile could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum HardwareError {
@@ -129,6 +136,21 @@ pub enum HardwareError {
         /// Which field, what value, and why.
         source: InvalidField,
     },
+}
+
+impl HardwareError {
+    /// True when the profile (its name, path or contents) is at fault: every variant, unless
+    /// reading the file failed for a reason of the machine's own. Exit code 2.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            HardwareError::UnknownProfile { .. }
+            | HardwareError::Parse { .. }
+            | HardwareError::Invalid { .. } => true,
+            HardwareError::Io { source, .. } => {
+                !matches!(source.kind(), std::io::ErrorKind::OutOfMemory)
+            }
+        }
+    }
 }
 
 /// Loads a model profile: a bare name (`llama-3.1-8b`) resolves to a built-in profile, a path

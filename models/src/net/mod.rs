@@ -97,22 +97,32 @@ pub enum NetError {
         /// The OS error.
         message: String,
     },
-    /// An error in a named file.
-    #[error("{path}")]
+    /// An error in a named file. The message carries the reason (a caller that prints only
+    /// the top error, as a scenario field message does, still shows why).
+    #[error("{path}: {inner}")]
     InFile {
         /// The file.
         path: String,
         /// The error.
-        #[source]
-        source: Box<NetError>,
+        inner: Box<NetError>,
     },
+}
+
+impl NetError {
+    /// True when the profile (or its path) is at fault: every variant. Exit code 2.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            NetError::Yaml(_) | NetError::InvalidParameter { .. } | NetError::Io { .. } => true,
+            NetError::InFile { inner, .. } => inner.is_user_error(),
+        }
+    }
 }
 
 impl NetError {
     fn in_file(self, path: &Path) -> NetError {
         NetError::InFile {
             path: path.display().to_string(),
-            source: Box::new(self),
+            inner: Box::new(self),
         }
     }
 }

@@ -270,6 +270,13 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+impl ParseError {
+    /// Always true: a perftest text that does not parse is the user's input.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 fn is_result_line(t: &str) -> bool {
     t.len() >= 40 && t.bytes().all(|b| b == b'-')
 }
@@ -401,9 +408,16 @@ fn parse_row(t: &str, kind: TableKind, line: usize) -> Result<Row, ParseError> {
         s.parse::<u64>()
             .map_err(|_| bad(format!("{what} `{s}` is not a whole number")))
     };
+    // perftest prints finite non-negative figures; `nan`, `inf` or `-3` is a damaged table,
+    // which a fit would turn into a NaN profile.
     let num = |s: &str| -> Result<f64, ParseError> {
-        s.parse::<f64>()
-            .map_err(|_| bad(format!("value `{s}` is not a number")))
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            Ok(_) => Err(bad(format!(
+                "value `{s}` is not a finite non-negative number"
+            ))),
+            Err(_) => Err(bad(format!("value `{s}` is not a number"))),
+        }
     };
     let (expected, extra_ok): (usize, usize) = match kind {
         TableKind::Bandwidth { qos, per_port, .. } => {

@@ -260,3 +260,19 @@ fn header_pairs_split_on_tabs_and_wide_gaps() {
     let p = parse_header_pairs(" Number of qps   : 1    Transport type : IB");
     assert_eq!(p.len(), 2);
 }
+
+#[test]
+fn nan_inf_and_negative_values_are_refused_naming_the_line() {
+    for bad in ["nan", "inf", "-3.5"] {
+        let text = bw_file(
+            "MB",
+            &[&format!(
+                " 4096       20000            {bad}            3611.74            0.924606"
+            )],
+        );
+        let err = parse_perftest(&text).unwrap_err();
+        assert!(err.line > 0, "{bad}: {err}");
+        assert!(err.to_string().contains(bad), "{bad}: {err}");
+        assert!(err.to_string().contains("finite non-negative"), "{err}");
+    }
+}

@@ -293,10 +293,17 @@ impl TierConfig {
         let capacity_blocks = match (self.capacity_blocks, self.capacity_gb) {
             (Some(b), None) => b,
             (None, Some(gb)) => (positive("capacity_gb", gb)? * 1e9 / block_bytes as f64) as u64,
-            _ => {
+            (Some(b), Some(gb)) => {
                 return Err(InvalidField::new(
-                    "capacity_blocks",
-                    self.kind.name(),
+                    "capacity_blocks, capacity_gb",
+                    format!("{b} and {gb}"),
+                    "both are given; give exactly one of capacity_blocks and capacity_gb",
+                ));
+            }
+            (None, None) => {
+                return Err(InvalidField::new(
+                    "capacity_blocks, capacity_gb",
+                    "(neither)",
                     "give exactly one of capacity_blocks and capacity_gb",
                 ));
             }
@@ -375,7 +382,14 @@ mod tests {
         assert!(err.to_string().contains("capacity_blocks"), "{err}");
         let both: TierConfig =
             serde_norway::from_str("kind: dram\ncapacity_blocks: 3\ncapacity_gb: 1").unwrap();
-        assert!(both.resolve(1).is_err());
+        let err = both.resolve(1).unwrap_err().to_string();
+        assert!(
+            err.contains("3 and 1") && err.contains("both are given"),
+            "{err}"
+        );
+        let neither: TierConfig = serde_norway::from_str("kind: ssd").unwrap();
+        let err = neither.resolve(1).unwrap_err().to_string();
+        assert!(err.contains("(neither)") && !err.contains("ssd"), "{err}");
         let shared_dram: TierConfig =
             serde_norway::from_str("kind: dram\ncapacity_blocks: 3\nshared: true").unwrap();
         assert!(shared_dram.resolve(1).is_err());

@@ -167,6 +167,16 @@ pub enum TierError {
     },
 }
 
+impl TierError {
+    /// True: a tier's values or policy are the scenario's.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            TierError::Invalid(e) => e.is_user_error(),
+            TierError::Policy { source, .. } => source.is_user_error(),
+        }
+    }
+}
+
 impl TierHierarchy {
     /// Builds the tiers; `future` is given to Belady tiers.
     pub fn new(setup: &TierSetup, future: Option<&Arc<FutureUses>>) -> Result<Self, TierError> {

@@ -157,7 +157,7 @@ pub fn run(
     keys: u64,
     ops: u64,
     seed: u64,
-) -> anyhow::Result<BenchResult> {
+) -> crate::error::Result<BenchResult> {
     let nodes = setup.client_nodes;
     let mut driver = MetadataDriver::new(setup, 0, nodes, seed, true);
     let is_trace = matches!(workload, Workload::Trace(_));
@@ -171,7 +171,10 @@ pub fn run(
         | Workload::YcsbE {
             dist: Distribution::Zipfian(t),
             ..
-        } => Some(Zipf::new(keys as f64, *t).map_err(|e| anyhow::anyhow!("zipf: {e}"))?),
+        } => Some(
+            Zipf::new(keys as f64, *t)
+                .map_err(|e| crate::error::input_error(format!("zipf with θ = {t}: {e}")))?,
+        ),
         _ => None,
     };
     let name = workload.name();

@@ -31,7 +31,7 @@ pub enum Axis {
 
 impl Axis {
     /// Parses `PATH=LO..HI` or `PATH=A,B,...`.
-    pub fn parse(text: &str) -> anyhow::Result<Axis> {
+    pub fn parse(text: &str) -> crate::error::Result<Axis> {
         let bad = |why: String| input_error(format!("bad --vary `{text}`: {why}"));
         let (path, spec) = text
             .split_once('=')
@@ -47,7 +47,7 @@ impl Axis {
                     MONOTONE.join(", ")
                 )));
             }
-            let int = |s: &str, which: &str| -> anyhow::Result<u32> {
+            let int = |s: &str, which: &str| -> crate::error::Result<u32> {
                 s.trim()
                     .parse::<u32>()
                     .ok()
@@ -85,7 +85,7 @@ impl Axis {
 
 /// `--slo ttft_ms=2000,tpot_ms=50` as the `--set` override of the scenario's `slo` block
 /// (which then validates it: unknown keys, bad values, no target).
-pub fn slo_override(text: &str) -> anyhow::Result<String> {
+pub fn slo_override(text: &str) -> crate::error::Result<String> {
     let mut pairs = Vec::new();
     for part in text.split(',') {
         let (k, v) = part.split_once('=').ok_or_else(|| {

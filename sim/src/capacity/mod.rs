@@ -196,8 +196,8 @@ impl Plan {
 pub fn bisect(
     lo: u32,
     hi: u32,
-    mut meets: impl FnMut(u32) -> anyhow::Result<bool>,
-) -> anyhow::Result<(Vec<u32>, Option<u32>)> {
+    mut meets: impl FnMut(u32) -> crate::error::Result<bool>,
+) -> crate::error::Result<(Vec<u32>, Option<u32>)> {
     let mut probed = vec![hi];
     if !meets(hi)? {
         return Ok((probed, None));
@@ -261,7 +261,7 @@ fn scenario_of(
 
 /// Checks the request before anything runs: axes on distinct paths, at most one range, an
 /// SLO, and every choice's scenario valid at both ends of the range.
-fn check(req: &PlanRequest) -> anyhow::Result<()> {
+fn check(req: &PlanRequest) -> crate::error::Result<()> {
     use crate::error::input_error;
     for (i, a) in req.axes.iter().enumerate() {
         if req.axes[..i].iter().any(|b| b.path() == a.path()) {
@@ -315,7 +315,7 @@ fn range(a: &Axis) -> Option<(u32, u32)> {
 }
 
 /// Runs one probe: every seed, in parallel.
-fn probe(req: &PlanRequest, at: At) -> anyhow::Result<Probe> {
+fn probe(req: &PlanRequest, at: At) -> crate::error::Result<Probe> {
     let seeds: Vec<Option<u64>> = match req.seeds {
         Some(n) => (1..=n).map(Some).collect(),
         None => vec![None],
@@ -342,7 +342,7 @@ fn probe(req: &PlanRequest, at: At) -> anyhow::Result<Probe> {
             };
             Ok((s, summary))
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<crate::error::Result<_>>()?;
     let s = &runs[0].0;
     let n = runs.len() as f64;
     let mean = |f: fn(&RunSummary) -> Option<f64>| {
@@ -365,7 +365,7 @@ fn probe(req: &PlanRequest, at: At) -> anyhow::Result<Probe> {
 }
 
 /// Runs a probe, keeps it in `probes`, and says whether it met the SLO.
-fn probe_into(req: &PlanRequest, at: At, probes: &mut Vec<Probe>) -> anyhow::Result<bool> {
+fn probe_into(req: &PlanRequest, at: At, probes: &mut Vec<Probe>) -> crate::error::Result<bool> {
     let p = probe(req, at)?;
     let met = p.meets_slo;
     probes.push(p);
@@ -381,7 +381,7 @@ pub fn probe_dir(out: &Path, choice: usize, instances: u32, seed: u64) -> PathBu
 }
 
 /// Plans: checks the request, then searches every choice in a pool of `req.jobs` threads.
-pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
+pub fn plan(req: &PlanRequest) -> crate::error::Result<Plan> {
     check(req)?;
     let range = req.axes.iter().find_map(range);
     let all = choices(&req.axes);
@@ -392,7 +392,7 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
     let searched: Vec<Choice> = pool.install(|| {
         all.par_iter()
             .enumerate()
-            .map(|(i, values)| -> anyhow::Result<Choice> {
+            .map(|(i, values)| -> crate::error::Result<Choice> {
                 let mut probes = Vec::new();
                 let at = At {
                     choice: i,
@@ -427,7 +427,7 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
                     cheapest,
                 })
             })
-            .collect::<anyhow::Result<_>>()
+            .collect::<crate::error::Result<_>>()
     })?;
     let first = At {
         choice: 0,
@@ -459,7 +459,7 @@ pub fn plan(req: &PlanRequest) -> anyhow::Result<Plan> {
 /// The largest rate scale in `base..=max` (steps of 1 / [`HEADROOM_STEPS_PER_UNIT`]) at which
 /// `at` meets the SLO, known to meet it at `base`: bisection with the axis reversed (more load
 /// never helps), `base` itself not run again.
-fn headroom(req: &PlanRequest, at: At, base: f64, max: f64) -> anyhow::Result<Headroom> {
+fn headroom(req: &PlanRequest, at: At, base: f64, max: f64) -> crate::error::Result<Headroom> {
     let k_lo = (base * HEADROOM_STEPS_PER_UNIT).round() as u32;
     let k_hi = (max * HEADROOM_STEPS_PER_UNIT).floor() as u32;
     let scale = |k: u32| f64::from(k) / HEADROOM_STEPS_PER_UNIT;

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::bench::engine;
+use crate::limits::{self, Limits};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -35,11 +36,18 @@ pub struct EngineArgs {
     json: bool,
 }
 
-pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+pub fn run(cmd: BenchCommand, limits: Limits) -> crate::error::Result<()> {
     match cmd {
-        BenchCommand::Rdma(a) => super::bench_rdma::run(a),
-        BenchCommand::Metadata(a) => super::bench_metadata::run(a),
+        BenchCommand::Rdma(a) => super::bench_rdma::run(a, limits),
+        BenchCommand::Metadata(a) => super::bench_metadata::run(a, limits),
         BenchCommand::Engine(a) => {
+            // The hold model needs at least one pending event (it pops one to schedule one).
+            for &p in &a.pending {
+                limits::at_least_one("--pending", p as u64)?;
+                limits.count("--pending", p as u64, limits::BENCH_PENDING)?;
+            }
+            limits::at_least_one("--events", a.events)?;
+            limits.count("--events", a.events, limits::BENCH_EVENTS)?;
             let rows: Vec<_> = a
                 .pending
                 .iter()

@@ -57,7 +57,7 @@ pub struct MetadataArgs {
     json: bool,
 }
 
-fn backend(spec: &str) -> anyhow::Result<BackendConfig> {
+fn backend(spec: &str) -> crate::error::Result<BackendConfig> {
     let yaml = if spec.trim_start().starts_with('{') {
         spec.to_string()
     } else {
@@ -67,7 +67,19 @@ fn backend(spec: &str) -> anyhow::Result<BackendConfig> {
 }
 
 /// Runs `kvcsim bench metadata`.
-pub fn run(a: MetadataArgs) -> anyhow::Result<()> {
+pub fn run(a: MetadataArgs, limits: crate::limits::Limits) -> crate::error::Result<()> {
+    use crate::limits::{self as lim, at_least_one};
+    at_least_one("--keys", a.keys)?;
+    limits.count("--keys", a.keys, lim::BENCH_KEYS)?;
+    at_least_one("--ops", a.ops)?;
+    limits.count("--ops", a.ops, lim::BENCH_OPS)?;
+    at_least_one("--scan-max", a.scan_max)?;
+    if !(a.theta.is_finite() && a.theta >= 0.0) {
+        return Err(input_error(format!(
+            "--theta {}: the Zipfian exponent must be a finite number >= 0 (YCSB uses 0.99)",
+            a.theta
+        )));
+    }
     let dist = match a.distribution.as_str() {
         "zipfian" => Distribution::Zipfian(a.theta),
         "uniform" => Distribution::Uniform,
@@ -83,7 +95,7 @@ pub fn run(a: MetadataArgs) -> anyhow::Result<()> {
         ("ycsb-c", None) => Workload::YcsbC(dist),
         ("ycsb-e", None) => Workload::YcsbE {
             dist,
-            scan_max: a.scan_max.max(1),
+            scan_max: a.scan_max,
         },
         ("trace", Some(file)) => {
             let opts = kvcsim_traces::ReadOptions {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::error::Context;
 use clap::{Args, ValueEnum};
 use kvcsim_models::net::NetworkProfile;
 use kvcsim_models::perftest::{Measure, PerftestVerb, RunSettings, TestId};
@@ -97,7 +97,7 @@ pub struct RdmaArgs {
 }
 
 /// Runs `kvcsim bench rdma`.
-pub fn run(a: RdmaArgs) -> anyhow::Result<()> {
+pub fn run(a: RdmaArgs, limits: crate::limits::Limits) -> crate::error::Result<()> {
     let profile = NetworkProfile::load(&a.profile)
         .with_context(|| format!("loading --profile {}", a.profile.display()))?;
     let test = a.test.id();
@@ -135,6 +135,7 @@ pub fn run(a: RdmaArgs) -> anyhow::Result<()> {
             s.post_list, s.tx_depth
         )));
     }
+    limits.count("--qps", s.qps, crate::limits::BENCH_QPS)?;
     if s.iterations > 50_000_000 {
         return Err(input_error("--iters above 50000000 is not supported"));
     }

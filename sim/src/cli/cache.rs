@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::trace::FormatArg;
 use crate::cache_replay::{CurvePoint, curve_table, curve_text, load_trace, replay_all};
 use crate::error::input_error;
+use crate::output::StagedDir;
 use crate::output::plot::{Series, write_line_plot_svg};
-use crate::output::prepare_dir;
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -51,9 +51,13 @@ pub struct ReplayArgs {
     /// Print `{"results": [...]}` instead of the table.
     #[arg(long)]
     json: bool,
-    /// Write `curve.parquet` and `curve.svg` (hit ratio against capacity per policy) here.
+    /// Write `curve.parquet` and `curve.svg` (hit ratio against capacity per policy) here: a
+    /// new or empty folder, or a previous kvcsim output (replaced whole at the end).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace `--out` even when it holds files kvcsim did not write.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Serialize)]
@@ -64,13 +68,13 @@ struct ReplayJson<'a> {
     results: &'a [CurvePoint],
 }
 
-pub fn run(cmd: CacheCommand) -> anyhow::Result<()> {
+pub fn run(cmd: CacheCommand) -> crate::error::Result<()> {
     match cmd {
         CacheCommand::Replay(a) => replay_cmd(a),
     }
 }
 
-fn parse_policy(name: &str) -> anyhow::Result<EvictionConfig> {
+fn parse_policy(name: &str) -> crate::error::Result<EvictionConfig> {
     let name = name.trim();
     EvictionConfig::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = EvictionConfig::ALL.iter().map(|c| c.name()).collect();
@@ -88,12 +92,12 @@ fn parse_policy(name: &str) -> anyhow::Result<EvictionConfig> {
     })
 }
 
-fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
+fn replay_cmd(a: ReplayArgs) -> crate::error::Result<()> {
     let policies = a
         .policy
         .iter()
         .map(|p| parse_policy(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::error::Result<Vec<_>>>()?;
     let capacities = a
         .capacity
         .iter()
@@ -102,9 +106,11 @@ fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
                 .map_err(|e| input_error(format!("--capacity: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(dir) = &a.out {
-        prepare_dir(dir)?;
-    }
+    let staged = a
+        .out
+        .as_ref()
+        .map(|dir| StagedDir::begin(dir, a.force))
+        .transpose()?;
     let options = ReadOptions {
         format: a.format.map(FormatArg::format),
         block_size: a.block_size,
@@ -136,7 +142,8 @@ fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
         policies.len(),
         capacities.len()
     );
-    if let Some(dir) = &a.out {
+    if let Some(staged) = staged {
+        let dir = staged.path();
         curve_table(&points).write_parquet(&dir.join("curve.parquet"))?;
         let series: Vec<Series> = policies
             .iter()
@@ -160,6 +167,7 @@ fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
             &series,
             true,
         )?;
+        staged.commit()?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::error::Context;
 use clap::Args;
 use kvcsim_models::net::NetworkProfile;
 use kvcsim_models::perftest::{calibrate, error_summary, parse_perftest};
@@ -30,7 +30,7 @@ pub struct CalibrateArgs {
 }
 
 /// Runs `kvcsim calibrate`.
-pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
+pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
     let base = match &a.base {
         Some(p) => {
             NetworkProfile::load(p).with_context(|| format!("loading --base {}", p.display()))?
@@ -48,6 +48,13 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             |n| n.to_string_lossy().to_string(),
         );
         files.push((name, runs));
+    }
+    if a.output.is_dir() {
+        return Err(input_error(format!(
+            "-o {}: is a folder; give the profile's file name, e.g. {}",
+            a.output.display(),
+            a.output.join("calibrated.yaml").display()
+        )));
     }
     if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
@@ -94,9 +101,8 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         args.join(" "),
         profile.to_yaml()
     );
-    let tmp = a.output.with_extension("yaml.tmp");
-    std::fs::write(&tmp, yaml).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &a.output).with_context(|| format!("writing {}", a.output.display()))?;
+    // Through a temporary file and a rename; a folder as `-o` is refused naming it (exit 2).
+    crate::output::write_text_atomic(&a.output, &yaml)?;
     if a.json {
         let rows: Vec<_> = cal.rows.iter().collect();
         println!(

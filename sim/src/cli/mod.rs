@@ -6,6 +6,7 @@ mod bench_rdma;
 mod cache;
 mod calibrate;
 mod plan;
+mod report;
 mod run;
 mod sweep;
 mod trace;
@@ -14,8 +15,6 @@ mod validate;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-use crate::error::is_input_error;
 
 /// kvcsim: discrete-event simulator of the KV cache of LLM serving clusters.
 ///
@@ -27,6 +26,10 @@ use crate::error::is_input_error;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Accept sizes above kvcsim's resource limits (instances, requests, time-series rows,
+    /// bench sizes; see validate/ROBUSTNESS.md), for a machine that has the memory.
+    #[arg(long, global = true)]
+    allow_large: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +54,8 @@ enum Command {
     /// Validation cases: calibrate, replay, compare with real measurements.
     #[command(subcommand)]
     Validate(validate::ValidateCommand),
+    /// One self-contained HTML report of a run, a sweep, or several runs compared.
+    Report(report::ReportArgs),
 }
 
 /// Entry point of the binary.
@@ -67,8 +72,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(err)) => {
-            eprintln!("error: {err:#}");
-            if is_input_error(&err) {
+            eprintln!("error: {}", crate::error::chain_message(&err));
+            if err.is_user_error() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -84,15 +89,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<()> {
+fn dispatch(cli: Cli) -> crate::error::Result<()> {
+    let limits = crate::limits::Limits {
+        allow_large: cli.allow_large,
+    };
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Sweep(args) => sweep::run(args),
+        Command::Run(args) => run::run(args, limits),
+        Command::Sweep(args) => sweep::run(args, limits),
         Command::Plan(args) => plan::run(args),
-        Command::Trace(cmd) => trace::run(cmd),
+        Command::Trace(cmd) => trace::run(cmd, limits),
         Command::Cache(cmd) => cache::run(cmd),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd, limits),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Validate(cmd) => validate::run(cmd),
+        Command::Report(args) => report::run(args),
     }
 }

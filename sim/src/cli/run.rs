@@ -20,12 +20,19 @@ pub struct RunArgs {
     /// `--set workload.trace=other.jsonl`. Repeatable; applied in order.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
-    /// Output folder (created if needed).
+    /// Output folder: new, empty, or a previous kvcsim output, which is replaced whole when the
+    /// run completes (written beside it first, then swapped in).
     #[arg(long, default_value = "out")]
     out: PathBuf,
+    /// Replace `--out` even when it holds files kvcsim did not write.
+    #[arg(long)]
+    force: bool,
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write `report.html` (`kvcsim report`) into the output folder.
+    #[arg(long)]
+    report: bool,
 }
 
 /// A progress bar on stderr that appears only on a terminal and only after a second of work.
@@ -62,10 +69,15 @@ impl Progress for Bar {
     }
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let scenario = scenario::load(args.scenario.as_deref(), &args.set)?;
+pub fn run(args: RunArgs, limits: scenario::Limits) -> crate::error::Result<()> {
+    let scenario = scenario::load_with_limits(args.scenario.as_deref(), &args.set, limits)?;
+    if args.report && scenario.mode == scenario::Mode::MetadataReplay {
+        return Err(crate::error::input_error(
+            "--report covers cluster runs; a metadata-replay run writes no requests or timeseries",
+        ));
+    }
     if scenario.mode == scenario::Mode::MetadataReplay {
-        let (summary, text) = crate::replay::replay_to_dir(&scenario, &args.out)?;
+        let (summary, text) = crate::replay::replay_to_dir(&scenario, &args.out, args.force)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else {
@@ -79,9 +91,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         bar: None,
         enabled: std::io::stderr().is_terminal(),
     };
-    let summary = run_to_dir(&scenario, &args.out, &mut bar)?;
+    let summary = run_to_dir(&scenario, &args.out, args.force, &mut bar)?;
     if let Some(b) = bar.bar.take() {
         b.finish_and_clear();
+    }
+    if args.report {
+        crate::report::write_into(&args.out)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

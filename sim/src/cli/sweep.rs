@@ -37,6 +37,9 @@ pub struct SweepArgs {
     /// equal those of an uninterrupted sweep.
     #[arg(long)]
     resume: bool,
+    /// Also write `report.html` (`kvcsim report`) into the output folder.
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +101,7 @@ impl SweepProgress for Bar {
     }
 }
 
-pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+pub fn run(args: SweepArgs, limits: crate::limits::Limits) -> crate::error::Result<()> {
     if let Some(SweepCommand::Merge { dirs, out }) = args.command {
         let report = sweep::merge(&dirs, &out)?;
         println!(
@@ -113,7 +116,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let (Some(spec), Some(out)) = (args.spec, args.out) else {
         unreachable!("clap requires SPEC and --out without a subcommand");
     };
-    let plan = sweep::plan(sweep::load_spec(&spec)?)?;
+    let mut spec = sweep::load_spec(&spec)?;
+    spec.limits = limits;
+    let plan = sweep::plan(spec)?;
     let jobs = match args.jobs {
         Some(j) => j as usize,
         None => std::thread::available_parallelism().map_or(1, usize::from),
@@ -126,6 +131,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bar = Bar::new();
     let report = sweep::run_sweep(&plan, &out, &opts, &bar)?;
     bar.bar.finish_and_clear();
+    if args.report {
+        crate::report::write_into(&out)?;
+    }
     let of = if opts.shard == Shard::ALL {
         String::new()
     } else {
@@ -148,16 +156,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 }
 
 /// Lists failed points on stderr; an error (exit 1) when there are any.
-fn check_failures(failed: &[(u64, String)], points: usize, out: &Path) -> anyhow::Result<()> {
+fn check_failures(failed: &[(u64, String)], points: usize, out: &Path) -> crate::error::Result<()> {
     if failed.is_empty() {
         return Ok(());
     }
     for (id, message) in failed.iter().take(10) {
         eprintln!("point {id} failed: {message}");
     }
-    anyhow::bail!(
+    // Exit 1: the points' errors are runs that failed, reported per point.
+    Err(crate::error::internal(format!(
         "{} of {points} points failed; every output was written, and the errors are in the `error` column of {}",
         failed.len(),
         out.join("summary.parquet").display()
-    )
+    )))
 }

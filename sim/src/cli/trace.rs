@@ -74,14 +74,14 @@ pub struct SynthArgs {
     requests: Option<u64>,
 }
 
-pub fn run(cmd: TraceCommand) -> anyhow::Result<()> {
+pub fn run(cmd: TraceCommand, limits: crate::limits::Limits) -> crate::error::Result<()> {
     match cmd {
         TraceCommand::Stats(a) => stats_cmd(a),
-        TraceCommand::Synth(a) => synth_cmd(a),
+        TraceCommand::Synth(a) => synth_cmd(a, limits),
     }
 }
 
-fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
+fn stats_cmd(a: StatsArgs) -> crate::error::Result<()> {
     let capacities = a
         .lru_capacity
         .iter()
@@ -109,7 +109,7 @@ fn stats_cmd(a: StatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn synth_cmd(a: SynthArgs) -> anyhow::Result<()> {
+fn synth_cmd(a: SynthArgs, limits: crate::limits::Limits) -> crate::error::Result<()> {
     let mut spec: SynthSpec = match &a.spec {
         None => SynthSpec::default(),
         Some(p) => {
@@ -126,6 +126,10 @@ fn synth_cmd(a: SynthArgs) -> anyhow::Result<()> {
             duration_s: None,
         };
     }
+    spec.validate()?;
+    // The file is written as it is generated (no memory bound), but the warm-up is drawn
+    // before the first line: bound it as `run` does.
+    crate::scenario::check_warmup(&spec, limits)?;
     let streams = RandomStreams::new(a.seed);
     let requests = synth::generate(&spec, &|name| streams.stream(name))?;
     let mut count = 0u64;

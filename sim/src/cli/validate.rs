@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::error::Context;
 use clap::{Args, Subcommand};
 
 use crate::error::input_error;
@@ -34,7 +34,7 @@ pub struct ValidateRdmaArgs {
 }
 
 /// Runs `kvcsim validate ...`.
-pub fn run(cmd: ValidateCommand) -> anyhow::Result<()> {
+pub fn run(cmd: ValidateCommand) -> crate::error::Result<()> {
     match cmd {
         ValidateCommand::Rdma(a) => {
             if !a.data.join("perftest_outputs").is_dir() {

@@ -90,9 +90,11 @@ mod tests {
 
     #[test]
     fn sequence_is_pinned_across_builds() {
-        // Golden values: if this changes, every recorded result of every user changes.
+        // Golden values: if this changes, every recorded result of every user changes. Recorded
+        // from rand_pcg 0.10 (the stream of seed 1, name "golden") when the test compared the
+        // stream with itself and so could never fail (issue 13).
         let v = first(&mut RandomStreams::new(1).stream("golden"), 2);
-        assert_eq!(v, first(&mut RandomStreams::new(1).stream("golden"), 2));
+        assert_eq!(v, [1_715_626_204_670_472_301, 5_006_008_501_659_619_180]);
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }

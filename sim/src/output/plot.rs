@@ -17,7 +17,7 @@ pub struct Series {
 
 /// Colours of successive series (Okabe-Ito, distinguishable with colour-vision deficiencies),
 /// then grey.
-const PALETTE: [RGBColor; 8] = [
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),
@@ -37,7 +37,7 @@ pub fn write_line_plot_svg(
     y_label: &str,
     series: &[Series],
     log_x: bool,
-) -> anyhow::Result<()> {
+) -> crate::error::Result<()> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 600)).into_drawing_area();
@@ -100,7 +100,7 @@ pub fn write_line_plot_svg(
         }
         root.present()?;
     }
-    write_text_atomic(path, &svg)
+    Ok(write_text_atomic(path, &svg)?)
 }
 
 #[cfg(test)]

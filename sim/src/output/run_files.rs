@@ -12,14 +12,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use crate::error::Context;
 use arrow_schema::Schema;
 use kvcsim_models::tiers::{TIER_NAMES, TierCounters};
 use parquet::arrow::ArrowWriter;
 
 use super::table::writer_properties;
 use super::{Column, Table, temp_name};
-use crate::records::{RecordSink, RequestRecord, TimeseriesRow};
+use crate::records::{OpRecord, RecordSink, RequestRecord, TimeseriesRow};
 use crate::scenario::Slo;
 
 /// Rows per Parquet row group (and the most rows a table buffers).
@@ -127,7 +127,7 @@ impl<R> StreamingTable<R> {
         }
     }
 
-    fn push(&mut self, row: R) -> anyhow::Result<()> {
+    fn push(&mut self, row: R) -> crate::error::Result<()> {
         self.rows.push(row);
         if self.rows.len() >= ROW_GROUP_ROWS {
             self.flush()?;
@@ -136,7 +136,7 @@ impl<R> StreamingTable<R> {
     }
 
     /// Writes the buffered rows as one row group (the schema comes from the first group).
-    fn flush(&mut self) -> anyhow::Result<()> {
+    fn flush(&mut self) -> crate::error::Result<()> {
         let batch = (self.to_table)(&self.rows).to_record_batch()?;
         if self.writer.is_none() {
             let file = fs::File::create(&self.tmp)
@@ -157,7 +157,7 @@ impl<R> StreamingTable<R> {
     }
 
     /// Writes what is buffered (an empty table if nothing ever was), syncs and renames.
-    fn finish(mut self) -> anyhow::Result<()> {
+    fn finish(mut self) -> crate::error::Result<()> {
         if !self.rows.is_empty() || self.writer.is_none() {
             self.flush()?;
         }
@@ -183,17 +183,19 @@ impl<R> Drop for StreamingTable<R> {
 }
 
 /// The record sink of a run writing into a folder: `requests.parquet` (rows in completion
-/// order) and `timeseries.parquet` (interval, then instance).
+/// order), `timeseries.parquet` (interval, then instance) and, when asked, `metadata_ops.parquet`
+/// (completion order).
 pub struct RunFiles {
     requests: StreamingTable<RequestRecord>,
     timeseries: StreamingTable<TimeseriesRow>,
-    error: Option<anyhow::Error>,
+    metadata_ops: Option<StreamingTable<OpRecord>>,
+    error: Option<crate::error::Error>,
 }
 
 impl RunFiles {
-    /// Files in `dir` (which must exist); nothing is created before the first row group.
-    /// `slo` fills the `meets_slo` column.
-    pub fn new(dir: &Path, slo: Option<Slo>) -> Self {
+    /// Files in `dir` (which must exist), with `metadata_ops.parquet` if `metadata_ops`;
+    /// nothing is created before the first row group. `slo` fills the `meets_slo` column.
+    pub fn new(dir: &Path, metadata_ops: bool, slo: Option<Slo>) -> Self {
         RunFiles {
             requests: StreamingTable::new(
                 dir.join("requests.parquet"),
@@ -203,11 +205,17 @@ impl RunFiles {
                 dir.join("timeseries.parquet"),
                 Box::new(timeseries_table),
             ),
+            metadata_ops: metadata_ops.then(|| {
+                StreamingTable::new(
+                    dir.join("metadata_ops.parquet"),
+                    Box::new(super::metadata::ops_table) as ToTable<OpRecord>,
+                )
+            }),
             error: None,
         }
     }
 
-    fn keep(&mut self, result: anyhow::Result<()>) {
+    fn keep(&mut self, result: crate::error::Result<()>) {
         if let Err(e) = result
             && self.error.is_none()
         {
@@ -216,17 +224,19 @@ impl RunFiles {
     }
 
     /// Completes both files; the first write error of the run, if any.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> crate::error::Result<()> {
         let RunFiles {
             requests,
             timeseries,
+            metadata_ops,
             error,
         } = self;
         if let Some(e) = error {
             return Err(e);
         }
         requests.finish()?;
-        timeseries.finish()
+        timeseries.finish()?;
+        metadata_ops.map_or(Ok(()), StreamingTable::finish)
     }
 }
 
@@ -241,6 +251,15 @@ impl RecordSink for RunFiles {
     fn interval(&mut self, row: &TimeseriesRow) {
         if self.error.is_none() {
             let r = self.timeseries.push(row.clone());
+            self.keep(r);
+        }
+    }
+
+    fn metadata_op(&mut self, op: &OpRecord) {
+        if self.error.is_none()
+            && let Some(t) = &mut self.metadata_ops
+        {
+            let r = t.push(op.clone());
             self.keep(r);
         }
     }

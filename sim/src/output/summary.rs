@@ -386,7 +386,6 @@ mod tests {
             end: crate::engine::SimTime(2_000_000_000),
             busy_ns: vec![0, 0],
             tiers: Default::default(),
-            metadata_ops: Vec::new(),
         };
         let s = RunSummary::of(b, &out);
         assert_eq!(s.slo_attainment, Some(0.4));

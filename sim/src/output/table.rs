@@ -128,16 +128,17 @@ impl Table {
     }
 
     /// The Arrow record batch of this table.
-    pub fn to_record_batch(&self) -> anyhow::Result<RecordBatch> {
+    pub fn to_record_batch(&self) -> crate::error::Result<RecordBatch> {
         let rows = self.rows();
         let mut fields = Vec::with_capacity(self.columns.len());
         let mut arrays = Vec::with_capacity(self.columns.len());
         for (name, col) in &self.columns {
-            anyhow::ensure!(
-                col.len() == rows,
-                "column {name} has {} rows, expected {rows}",
-                col.len()
-            );
+            if col.len() != rows {
+                return Err(crate::error::internal(format!(
+                    "column {name} has {} rows, expected {rows}",
+                    col.len()
+                )));
+            }
             let (dt, nullable, array) = col.to_arrow();
             fields.push(Field::new(name, dt, nullable));
             arrays.push(array);
@@ -146,14 +147,15 @@ impl Table {
     }
 
     /// Writes the table as a Parquet file, atomically.
-    pub fn write_parquet(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn write_parquet(&self, path: &Path) -> crate::error::Result<()> {
         let batch = self.to_record_batch()?;
         write_atomic(path, |w| {
             let mut writer = ArrowWriter::try_new(w, batch.schema(), Some(writer_properties()))?;
             writer.write(&batch)?;
             writer.close()?;
             Ok(())
-        })
+        })?;
+        Ok(())
     }
 }
 

@@ -33,6 +33,8 @@ pub use slo::{RawSlo, Slo};
 pub use typed::from_value;
 
 use crate::engine::SimDuration;
+pub use crate::limits::Limits;
+use crate::limits::{self, LimitError};
 
 /// The scenario kvcsim runs when none is given (`kvcsim run`): `scenarios/default.yaml`.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/default.yaml");
@@ -64,6 +66,14 @@ pub enum ScenarioError {
         /// Why.
         reason: String,
     },
+    /// A size is above its resource limit ([`crate::limits`]).
+    #[error("{origin}: {source}")]
+    Limit {
+        /// The file, with "with --set" when overrides were applied.
+        origin: String,
+        /// The field, value and limit.
+        source: LimitError,
+    },
     /// A field has a wrong type, an unknown key or an invalid value.
     #[error("{origin}: field `{path}`: {message}")]
     Field {
@@ -77,6 +87,17 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// True: a scenario that does not load is the user's file, override or sizes.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            ScenarioError::Read { .. }
+            | ScenarioError::Yaml { .. }
+            | ScenarioError::BadOverride { .. }
+            | ScenarioError::Limit { .. }
+            | ScenarioError::Field { .. } => true,
+        }
+    }
+
     fn field(source: &str, path: &str, message: impl Into<String>) -> Self {
         ScenarioError::Field {
             origin: source.to_string(),
@@ -165,10 +186,23 @@ pub struct Scenario {
     pub slo: Option<Slo>,
     /// The raw form, with defaults filled in, for `scenario.resolved.yaml`.
     pub raw: RawScenario,
+    /// The resource limits it was checked against (the run checks what only the workload
+    /// tells, such as the time series' length, against the same).
+    pub limits: Limits,
 }
 
-/// Loads a scenario file (or the embedded default when `path` is `None`) and applies overrides.
+/// Loads a scenario file (or the embedded default when `path` is `None`) and applies overrides,
+/// with the default [`Limits`].
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    load_with_limits(path, overrides, Limits::default())
+}
+
+/// [`load`] with explicit resource limits (`--allow-large`).
+pub fn load_with_limits(
+    path: Option<&Path>,
+    overrides: &[String],
+    limits: Limits,
+) -> Result<Scenario, ScenarioError> {
     let (text, source, base_dir) = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| ScenarioError::Read {
@@ -184,7 +218,7 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Scenario, Scena
             PathBuf::new(),
         ),
     };
-    load_str(&text, &source, &base_dir, overrides)
+    load_str_with_limits(&text, &source, &base_dir, overrides, limits)
 }
 
 /// Loads a scenario from YAML text. Relative trace paths in the text resolve against `base_dir`;
@@ -194,6 +228,17 @@ pub fn load_str(
     source: &str,
     base_dir: &Path,
     overrides: &[String],
+) -> Result<Scenario, ScenarioError> {
+    load_str_with_limits(text, source, base_dir, overrides, Limits::default())
+}
+
+/// [`load_str`] with explicit resource limits.
+pub fn load_str_with_limits(
+    text: &str,
+    source: &str,
+    base_dir: &Path,
+    overrides: &[String],
+    limits: Limits,
 ) -> Result<Scenario, ScenarioError> {
     let mut value: Value = serde_norway::from_str(text).map_err(|e| ScenarioError::Yaml {
         path: source.to_string(),
@@ -211,15 +256,24 @@ pub fn load_str(
     } else {
         source.to_string()
     };
-    load_value(value, &source)
+    load_value_with_limits(value, &source, limits)
 }
 
 /// Types and validates a scenario already parsed into a YAML value, with any overrides applied
 /// and trace paths resolved (sweeps build each point's value this way). `source` prefixes every
 /// error.
 pub fn load_value(value: Value, source: &str) -> Result<Scenario, ScenarioError> {
+    load_value_with_limits(value, source, Limits::default())
+}
+
+/// [`load_value`] with explicit resource limits.
+pub fn load_value_with_limits(
+    value: Value,
+    source: &str,
+    limits: Limits,
+) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario = from_value(value, source)?;
-    validate(raw, source)
+    validate(raw, source, limits)
 }
 
 /// Makes a relative `workload.trace` in `value` relative to `base_dir` (a no-op when the trace is
@@ -260,7 +314,11 @@ fn at_least_one(source: &str, path: &str, v: u64) -> Result<u64, ScenarioError> 
     }
 }
 
-fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
+fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, ScenarioError> {
+    let over = |e: LimitError| ScenarioError::Limit {
+        origin: source.to_string(),
+        source: e,
+    };
     let w = &raw.workload;
     let block_size = match (&w.synthetic, w.block_size) {
         (Some(spec), Some(b)) if b != spec.block_size => {
@@ -311,6 +369,7 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         (None, Some(spec)) => {
             spec.validate()
                 .map_err(|e| ScenarioError::field(source, "workload.synthetic", e.to_string()))?;
+            check_synthetic_size(spec, w.max_requests, limits).map_err(over)?;
             WorkloadSource::Synthetic(Box::new(spec.clone()))
         }
     };
@@ -358,6 +417,11 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
     raw.router
         .build()
         .map_err(|e| ScenarioError::field(source, "router", e.to_string()))?;
+    // Links are checked whether or not a tier uses them, so a typo never waits for a tier.
+    raw.cache
+        .links
+        .validate()
+        .map_err(|e| ScenarioError::field(source, "cache.links", e.to_string()))?;
     raw.cache
         .eviction
         .validate()
@@ -390,10 +454,6 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
     let tiers = if raw.cache.tiers.is_empty() {
         None
     } else {
-        raw.cache
-            .links
-            .validate()
-            .map_err(|e| ScenarioError::field(source, "cache.links", e.to_string()))?;
         let block_bytes = u64::from(block_size) * llm.kv_bytes_per_token_tp(u64::from(tp));
         let mut specs = Vec::new();
         for (i, t) in raw.cache.tiers.iter().enumerate() {
@@ -424,6 +484,7 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
             layers: llm.layers,
         })
     };
+    check_memory(instances, cache_capacity_blocks, tiers.as_ref(), limits).map_err(over)?;
     let metadata = metadata::validate(&raw.metadata, source, raw.mode)?;
     let slo = raw
         .slo
@@ -435,6 +496,15 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         "output.timeseries_interval_s",
         raw.output.timeseries_interval_s,
     )?;
+    if interval_s < 1e-9 {
+        return Err(ScenarioError::field(
+            source,
+            "output.timeseries_interval_s",
+            format!(
+                "must be at least 1e-9 (one nanosecond, the clock's resolution), got {interval_s}"
+            ),
+        ));
+    }
     Ok(Scenario {
         seed: raw.seed,
         workload: Workload {
@@ -458,5 +528,70 @@ fn validate(raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         metadata,
         slo,
         raw,
+        limits,
     })
+}
+
+/// Refuses a synthetic workload whose generation would not fit [`limits::REQUESTS`] emitted or
+/// [`limits::WARMUP_REQUESTS`] drawn during warm-up (`rate_per_s: 1e9` with the default 300 s
+/// of warm-up is 3e11 draws: hours, before the first request).
+fn check_synthetic_size(
+    spec: &SynthSpec,
+    max_requests: Option<u64>,
+    limits: Limits,
+) -> Result<(), LimitError> {
+    check_warmup(spec, limits)?;
+    let rate = spec.arrivals.rate_per_s();
+    // The requests kept: the generator's own limits, and `max_requests`.
+    let kept = [
+        spec.limit.requests.map(|n| n as f64),
+        spec.limit.duration_s.map(|d| rate * d),
+        max_requests.map(|n| n as f64),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(f64::INFINITY, f64::min);
+    let what = if spec.limit.requests.is_some_and(|n| n as f64 <= kept) {
+        "workload.synthetic.limit.requests".to_string()
+    } else if max_requests.is_some_and(|n| n as f64 <= kept) {
+        "workload.max_requests".to_string()
+    } else {
+        format!("workload.synthetic.limit.duration_s x arrivals.rate_per_s ({kept:.0} requests)")
+    };
+    limits.count(&what, kept.min(u64::MAX as f64) as u64, limits::REQUESTS)
+}
+
+/// Refuses a synthetic spec whose warm-up (generated and discarded before the first request)
+/// draws more than [`limits::WARMUP_REQUESTS`] requests.
+pub fn check_warmup(spec: &SynthSpec, limits: Limits) -> Result<(), LimitError> {
+    let rate = spec.arrivals.rate_per_s();
+    let warmup = rate * spec.warmup_s;
+    limits.count(
+        &format!(
+            "arrivals.rate_per_s x warmup_s ({rate} x {}, requests drawn during warm-up)",
+            spec.warmup_s
+        ),
+        warmup.min(u64::MAX as f64) as u64,
+        limits::WARMUP_REQUESTS,
+    )
+}
+
+/// Refuses a cluster whose fixed memory (instances, and the cache tables sized up front) is
+/// estimated above [`limits::MEMORY_BYTES`].
+fn check_memory(
+    instances: u32,
+    hbm_blocks: u64,
+    tiers: Option<&TierSetup>,
+    limits: Limits,
+) -> Result<(), LimitError> {
+    let presized = |blocks: u64| {
+        blocks.min(kvcsim_models::cache::PRESIZE_MAX_ENTRIES as u64) * limits::ENTRY_BYTES
+    };
+    let n = u64::from(instances);
+    let mut bytes = n.saturating_mul(limits::INSTANCE_BYTES + presized(hbm_blocks));
+    for t in tiers.map(|t| t.tiers.as_slice()).unwrap_or_default() {
+        let stores = if t.shared { 1 } else { n };
+        bytes = bytes.saturating_add(stores.saturating_mul(presized(t.capacity_blocks)));
+    }
+    limits.memory("cluster.instances", instances, bytes)
 }

@@ -56,6 +56,17 @@ impl Override {
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
             if node.is_null() {
+                // A numeric part under an absent key means a list item nobody made yet: say so
+                // rather than create a mapping `{5: ...}` that fails later without the index.
+                if i > 0 && part.parse::<usize>().is_ok() {
+                    return Err(self.not_container(
+                        &parts[..i],
+                        &format!(
+                            "absent, so it has no item {part}; set the whole list, e.g. `{}=[...]`",
+                            parts[..i].join(".")
+                        ),
+                    ));
+                }
                 *node = Value::Mapping(Mapping::new());
             }
             node = match node {
@@ -73,7 +84,13 @@ impl Override {
                     })?;
                     let len = seq.len();
                     let slot = seq.get_mut(idx).ok_or_else(|| {
-                        self.not_container(&parts[..i], &format!("a list of {len} items"))
+                        self.not_container(
+                            &parts[..i],
+                            &format!(
+                                "a list of {len} items (indices 0 to {}), so index {idx} is past its end",
+                                len.saturating_sub(1)
+                            ),
+                        )
                     })?;
                     if last {
                         *slot = self.value.clone();
@@ -151,5 +168,29 @@ mod tests {
         Override::parse("a.1=5").unwrap().apply(&mut v).unwrap();
         assert_eq!(v, yaml("a: [1, 5]\n"));
         assert!(Override::parse("a.7=5").unwrap().apply(&mut v).is_err());
+    }
+
+    #[test]
+    fn an_index_past_the_end_or_into_an_absent_list_is_named() {
+        let mut v = yaml("cache:\n  tiers: [{kind: dram}]\n");
+        let err = Override::parse("cache.tiers.5.kind=dram")
+            .unwrap()
+            .apply(&mut v)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("index 5") && err.contains("cache.tiers"),
+            "{err}"
+        );
+        let mut v = yaml("seed: 1\n");
+        let err = Override::parse("cache.tiers.5.kind=dram")
+            .unwrap()
+            .apply(&mut v)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no item 5") && err.contains("cache.tiers=[...]"),
+            "{err}"
+        );
     }
 }

@@ -121,6 +121,18 @@ pub fn range_values(r: &RawRange) -> Result<Vec<Value>, String> {
     if r.steps == 0 {
         return Err("`steps` must be at least 1, got 0".into());
     }
+    if r.steps as usize > MAX_POINTS {
+        return Err(format!(
+            "`steps` {} is above the {MAX_POINTS} points a sweep may have",
+            r.steps
+        ));
+    }
+    if r.steps == 1 && r.from != r.to {
+        return Err(format!(
+            "`steps: 1` cannot include both ends {} and {}; give `steps: 2` or more, or `values: [{}]`",
+            r.from, r.to, r.from
+        ));
+    }
     if r.scale == RangeScale::Log && !(r.from > 0.0 && r.to > 0.0) {
         return Err(format!(
             "a log range needs positive `from` and `to`, got {} and {}",
@@ -235,8 +247,24 @@ mod tests {
         assert_eq!(floats(&lin), vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
         let log = range_values(&range(1.0, 1000.0, 4, RangeScale::Log, false)).unwrap();
         assert_eq!(floats(&log), vec![1.0, 10.0, 100.0, 1000.0]);
-        let one = range_values(&range(3.0, 9.0, 1, RangeScale::Linear, false)).unwrap();
+        let one = range_values(&range(3.0, 3.0, 1, RangeScale::Linear, false)).unwrap();
         assert_eq!(floats(&one), vec![3.0]);
+    }
+
+    #[test]
+    fn one_step_between_two_ends_is_refused_not_silently_dropping_to() {
+        let err = range_values(&range(1.0, 2.0, 1, RangeScale::Linear, false)).unwrap_err();
+        assert!(err.contains("steps: 1") && err.contains('2'), "{err}");
+    }
+
+    #[test]
+    fn a_billion_steps_is_refused_before_any_value_is_built() {
+        let err =
+            range_values(&range(1.0, 2.0, 1_000_000_000, RangeScale::Linear, false)).unwrap_err();
+        assert!(
+            err.contains("1000000000") && err.contains("100000"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::Context;
 use serde::{Deserialize, Serialize};
 
 use super::SweepError;
@@ -54,7 +54,7 @@ impl SweepDir {
     /// Opens `root` for the sweep `want`, creating it if needed. It must be new, empty, or hold
     /// the same sweep (same spec hash and kvcsim version); anything else is refused, so that two
     /// sweeps never mix in one folder. Clears what an interrupted writer left in `.tmp/`.
-    pub fn open(root: &Path, want: &ResolvedSweep) -> anyhow::Result<SweepDir> {
+    pub fn open(root: &Path, want: &ResolvedSweep) -> crate::error::Result<SweepDir> {
         prepare_dir(root)?;
         match ResolvedSweep::read(&root.join(RESOLVED_FILE))? {
             Some(have) => {
@@ -117,7 +117,7 @@ impl SweepDir {
         &self,
         id: u64,
         write: impl FnOnce(&Path) -> Result<(), String>,
-    ) -> anyhow::Result<()> {
+    ) -> crate::error::Result<()> {
         let tmp = self.fresh_tmp(id)?;
         match write(&tmp) {
             Ok(()) => write_text_atomic(&tmp.join(SUCCESS_MARKER), "")?,
@@ -131,7 +131,7 @@ impl SweepDir {
 
     /// Copies a complete point folder of another sweep folder into this one (hard links where
     /// the file system allows, as the files are never modified in place), markers last.
-    pub fn copy_point(&self, id: u64, source: &Path) -> anyhow::Result<()> {
+    pub fn copy_point(&self, id: u64, source: &Path) -> crate::error::Result<()> {
         let dest = self.point_dir(id);
         if dest.exists() && fs::canonicalize(&dest)? == fs::canonicalize(source)? {
             return Ok(());
@@ -158,7 +158,7 @@ impl SweepDir {
     }
 
     /// Removes `.tmp/` once every point is in place.
-    pub fn finish(&self) -> anyhow::Result<()> {
+    pub fn finish(&self) -> crate::error::Result<()> {
         let tmp = self.root.join(TMP);
         if tmp.exists() {
             fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
@@ -166,7 +166,7 @@ impl SweepDir {
         Ok(())
     }
 
-    fn fresh_tmp(&self, id: u64) -> anyhow::Result<PathBuf> {
+    fn fresh_tmp(&self, id: u64) -> crate::error::Result<PathBuf> {
         let tmp = self
             .root
             .join(TMP)
@@ -178,7 +178,7 @@ impl SweepDir {
         Ok(tmp)
     }
 
-    fn install(&self, id: u64, tmp: &Path) -> anyhow::Result<()> {
+    fn install(&self, id: u64, tmp: &Path) -> crate::error::Result<()> {
         let dest = self.point_dir(id);
         if dest.exists() {
             fs::remove_dir_all(&dest)
@@ -196,7 +196,7 @@ struct PointTimings {
 
 /// Writes a point's `summary.json` (deterministic: without the wall-clock values) and its
 /// `timings.json`.
-pub fn write_point_summary(dir: &Path, summary: &RunSummary) -> anyhow::Result<()> {
+pub fn write_point_summary(dir: &Path, summary: &RunSummary) -> crate::error::Result<()> {
     let timings = PointTimings {
         wall_s: summary.wall_s,
         events_per_s: summary.events_per_s,
@@ -210,10 +210,10 @@ pub fn write_point_summary(dir: &Path, summary: &RunSummary) -> anyhow::Result<(
         &dir.join(POINT_SUMMARY_FILE),
         &(serde_json::to_string_pretty(&deterministic)? + "\n"),
     )?;
-    write_text_atomic(
+    Ok(write_text_atomic(
         &dir.join(POINT_TIMINGS_FILE),
         &(serde_json::to_string_pretty(&timings)? + "\n"),
-    )
+    )?)
 }
 
 /// The folder of point `id` in the sweep folder `root`.

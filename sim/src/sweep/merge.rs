@@ -23,8 +23,35 @@ pub struct MergeReport {
     pub failed: Vec<(u64, String)>,
 }
 
+/// Why a point folder that exists holds no readable outcome (`None` when it is absent or
+/// fine): a `_SUCCESS` beside a missing or malformed `summary.json`.
+fn corrupt_point(dir: &Path) -> Option<String> {
+    use super::layout::{FAILED_MARKER, POINT_SUMMARY_FILE, SUCCESS_MARKER};
+    if !dir.is_dir() {
+        return None;
+    }
+    let summary = dir.join(POINT_SUMMARY_FILE);
+    if dir.join(SUCCESS_MARKER).is_file() {
+        let why = match std::fs::read_to_string(&summary) {
+            Err(e) => format!("cannot read {}: {e}", summary.display()),
+            Ok(text) => match serde_json::from_str::<crate::output::summary::RunSummary>(&text) {
+                Err(e) => format!("{} is not a run summary: {e}", summary.display()),
+                Ok(_) => return None,
+            },
+        };
+        return Some(why);
+    }
+    if dir.join(FAILED_MARKER).is_file() {
+        return None;
+    }
+    Some(format!(
+        "{} has neither {SUCCESS_MARKER} nor {FAILED_MARKER}",
+        dir.display()
+    ))
+}
+
 /// Merges the sweep folders `inputs` into `out`.
-pub fn merge(inputs: &[PathBuf], out: &Path) -> anyhow::Result<MergeReport> {
+pub fn merge(inputs: &[PathBuf], out: &Path) -> crate::error::Result<MergeReport> {
     let Some(first) = inputs.first() else {
         return Err(SweepError::folder(out, "give at least one shard folder to merge").into());
     };
@@ -67,7 +94,23 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> anyhow::Result<MergeReport> {
             .or(found.first());
         match best {
             Some(b) => sources.push(b.clone()),
-            None => missing.push(p.point_id.to_string()),
+            None => {
+                // Present but unreadable is not "missing": name the folder and the file.
+                if let Some(why) = inputs
+                    .iter()
+                    .find_map(|d| corrupt_point(&point_dir(d, p.point_id)))
+                {
+                    return Err(SweepError::folder(
+                        out,
+                        format!(
+                            "point {} cannot be merged: {why}; rerun that shard with --resume",
+                            p.point_id
+                        ),
+                    )
+                    .into());
+                }
+                missing.push(p.point_id.to_string());
+            }
         }
     }
     if !missing.is_empty() {

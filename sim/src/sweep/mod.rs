@@ -114,6 +114,21 @@ impl From<ScenarioError> for SweepError {
 }
 
 impl SweepError {
+    /// True: every sweep error is the spec's, a point's, or a folder's the user named.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            SweepError::Read { .. }
+            | SweepError::Spec { .. }
+            | SweepError::Folder { .. }
+            | SweepError::Shard { .. } => true,
+            SweepError::Field(e)
+            | SweepError::Parameter { source: e, .. }
+            | SweepError::Point { source: e, .. } => e.is_user_error(),
+        }
+    }
+}
+
+impl SweepError {
     fn spec(spec: &str, message: impl Into<String>) -> Self {
         SweepError::Spec {
             spec: spec.to_string(),

@@ -12,7 +12,7 @@ use super::expand::{Point, expand, render_value};
 use super::resolved::PointRecord;
 use super::spec::{SweepSpec, trace_of};
 use crate::scenario::{
-    Override, Scenario, ScenarioError, WorkloadSource, load_value, resolve_trace_path,
+    Override, Scenario, ScenarioError, WorkloadSource, load_value_with_limits, resolve_trace_path,
 };
 
 /// A point with its validated scenario.
@@ -101,7 +101,7 @@ fn point_scenario(
         resolve_trace_path(&mut value, &spec.dir);
     }
     let origin = "its scenario".to_string();
-    let scenario = load_value(value, &origin)?;
+    let scenario = load_value_with_limits(value, &origin, spec.limits)?;
     if let WorkloadSource::Trace { path, .. } = &scenario.workload.source
         && !path.is_file()
     {
@@ -176,7 +176,7 @@ mod tests {
     }
 
     fn chain(e: SweepError) -> String {
-        format!("{:#}", anyhow::Error::from(e))
+        crate::error::chain_message(&e)
     }
 
     #[test]

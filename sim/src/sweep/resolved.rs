@@ -69,8 +69,8 @@ impl ResolvedSweep {
     }
 
     /// Writes it atomically.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        write_text_atomic(path, &serde_norway::to_string(self)?)
+    pub fn write(&self, path: &Path) -> crate::error::Result<()> {
+        Ok(write_text_atomic(path, &serde_norway::to_string(self)?)?)
     }
 
     /// Whether `other` records the same sweep by the same kvcsim; if not, why.

@@ -117,7 +117,7 @@ pub fn run_sweep(
     out: &Path,
     opts: &RunOptions,
     progress: &dyn SweepProgress,
-) -> anyhow::Result<SweepReport> {
+) -> crate::error::Result<SweepReport> {
     let resolved = resolved_of(plan, opts.shard);
     let dir = SweepDir::open(out, &resolved)?;
     resolved.write(&dir.file(RESOLVED_FILE))?;
@@ -140,7 +140,9 @@ pub fn run_sweep(
     progress.started(mine.len() as u64, kept_count as u64);
 
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
+        // More threads than points to run would only idle (and `--jobs 100000` would spawn
+        // them all): clamp to the points left.
+        .num_threads(opts.jobs.clamp(1, (mine.len() - kept_count).max(1)))
         .thread_name(|i| format!("kvcsim-sweep-{i}"))
         .build()?;
     let outcomes: Vec<PointOutcome> = pool.install(|| {
@@ -184,7 +186,7 @@ pub(super) fn failures(records: &[PointRecord], outcomes: &[PointOutcome]) -> Ve
 fn run_point(dir: &SweepDir, p: &PlannedPoint) -> PointOutcome {
     let id = p.point.id;
     let written = dir.write_point(id, |tmp| {
-        let run = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
+        let run = catch_unwind(AssertUnwindSafe(|| -> crate::error::Result<()> {
             let summary = simulate_to_dir(&p.scenario, tmp, &mut ())?;
             write_point_summary(tmp, &summary)
         }));

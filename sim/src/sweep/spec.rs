@@ -113,6 +113,8 @@ pub struct SweepSpec {
     pub axes: Vec<Axis>,
     /// Replicate seeds, if given.
     pub seeds: Option<Vec<u64>>,
+    /// Resource limits every point is checked against (default; `--allow-large` lifts them).
+    pub limits: crate::limits::Limits,
 }
 
 /// Loads a sweep spec file.
@@ -134,11 +136,21 @@ pub fn load_spec_str(text: &str, source: &str, dir: &Path) -> Result<SweepSpec, 
     let raw: RawSweep = from_value(value, source)?;
     let (base_value, base_dir) = load_base(&raw, source, dir)?;
 
-    let mut canonical = serde_norway::to_value(&raw).expect("a spec serialises");
+    // YAML parses a mapping used as a key (`{ {a: 1}: 2 }`, or `{ {a: 1} }`) but cannot write
+    // one back; the canonical text is what the hash and `sweep.resolved.yaml` record.
+    let unwritable = |e: serde_norway::Error| {
+        SweepError::spec(
+            source,
+            format!(
+                "cannot be recorded as YAML ({e}); is a mapping or a list used as a key, as in `{{ {{a: 1}} }}`?"
+            ),
+        )
+    };
+    let mut canonical = serde_norway::to_value(&raw).map_err(unwritable)?;
     if let Value::Mapping(m) = &mut canonical {
         m.insert("base".into(), base_value.clone());
     }
-    let text = serde_norway::to_string(&canonical).expect("a spec serialises");
+    let text = serde_norway::to_string(&canonical).map_err(unwritable)?;
     let hash = format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()));
 
     let mut base = base_value;
@@ -202,6 +214,7 @@ pub fn load_spec_str(text: &str, source: &str, dir: &Path) -> Result<SweepSpec, 
         base,
         axes,
         seeds,
+        limits: crate::limits::Limits::default(),
     })
 }
 
@@ -256,6 +269,12 @@ fn check_path(source: &str, what: &str, path: &str) -> Result<(), SweepError> {
 fn parse_seeds(v: &Value) -> Result<Vec<u64>, String> {
     let seeds: Vec<u64> = match v {
         Value::Number(n) => match n.as_u64() {
+            Some(count) if count > super::expand::MAX_POINTS as u64 => {
+                return Err(format!(
+                    "a count of {count} is above the {} points a sweep may have",
+                    super::expand::MAX_POINTS
+                ));
+            }
             Some(count) if count >= 1 => (1..=count).collect(),
             _ => return Err(format!("a count must be at least 1, got {n}")),
         },
@@ -325,6 +344,22 @@ mod tests {
         for bad in ["seeds: 0\n", "seeds: [1, 1]\n", "seeds: []\n", "seeds: x\n"] {
             assert!(load(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_mapping_used_as_a_key_in_the_base_is_an_error_not_a_panic() {
+        // Found by `fuzz_sweep_yaml` (a deletion turned `{ synthetic: {..} }` into `{ {..} }`).
+        let err = load("base:\n  workload: {  { limit: { requests: 10 } } }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("s.yaml") && err.contains("as a key"), "{err}");
+    }
+
+    #[test]
+    fn a_billion_seeds_is_refused_before_the_list_is_built() {
+        let err = load("seeds: 1000000000\n").unwrap_err().to_string();
+        assert!(err.contains("seeds") && err.contains("1000000000"), "{err}");
+        assert!(err.contains("100000"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::input_error;
 use kvcsim_models::net::NetworkProfile;
 use kvcsim_models::perftest::{
     Calibration, FitRow, Measure, PerftestRun, RunSettings, calibrate, error_summary, observations,
@@ -146,20 +146,27 @@ pub fn validate(
     data_dir: &Path,
     profiles_dir: &Path,
     max_iters: Option<u64>,
-) -> anyhow::Result<Report> {
+) -> crate::error::Result<Report> {
     let dir = data_dir.join("perftest_outputs");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
+        .map_err(|e| input_error(format!("cannot list {}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
+    if paths.is_empty() {
+        return Err(input_error(format!(
+            "{} holds no perftest outputs (*.txt); nothing to validate",
+            dir.display()
+        )));
+    }
     let mut groups: BTreeMap<String, Vec<(String, Vec<PerftestRun>)>> = BTreeMap::new();
     for p in &paths {
         let name = p.file_name().expect("file").to_string_lossy().to_string();
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        let runs = parse_perftest(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| input_error(format!("cannot read {}: {e}", p.display())))?;
+        let runs =
+            parse_perftest(&text).map_err(|e| input_error(format!("{}: {e}", p.display())))?;
         groups
             .entry(group_of(&name))
             .or_default()

@@ -41,9 +41,10 @@ impl World<'_> {
         let inst = &mut self.instances[target.index()];
         inst.assigned += 1;
         inst.reowe(Owed::default(), req.owed());
+        let (request_id, now) = (req.id, engine.now());
         let r = self.reqs.insert(req);
-        // The prefix lookup: zero time, or the metadata service's operations.
-        self.begin_lookup(engine, r);
+        self.lookup
+            .lookup(now, target, r, request_id, &self.reqs[r].blocks);
     }
 
     pub(super) fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: SeqId) {
@@ -156,15 +157,9 @@ impl World<'_> {
                     now.as_nanos(),
                 );
             }
-            if self.metadata.is_some()
-                && let Some(&first) = req.blocks.first()
-            {
-                self.meta_pending.push(super::MetaWork::Insert {
-                    node: i,
-                    request_id: req.id,
-                    first,
-                    blocks: req.blocks[from..].to_vec(),
-                });
+            if let Some(&first) = req.blocks.first() {
+                self.lookup
+                    .stored(now, i, req.id, first, &req.blocks[from..]);
             }
             if req.generated == req.output_tokens {
                 inst.prefilling.retain(|&p| p != r);
@@ -178,7 +173,6 @@ impl World<'_> {
         self.instances[i.index()]
             .prefilling
             .retain(|&p| reqs.get(p).is_some_and(|r| r.phase == Phase::Prefilling));
-        self.flush_metadata(engine);
         self.start_iteration(engine, i);
     }
 

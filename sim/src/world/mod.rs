@@ -1,8 +1,8 @@
 //! The world: wires the models into the request lifecycle and gives events their meaning.
 //!
 //! ```text
-//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (zero time, or the metadata service:
-//!        │                                 metadata_cluster.rs, Metadata events)
+//!  RequestArrived ─route (RoutingPolicy)─▶ prefix lookup (LookupService: zero time, or the
+//!        │                                 metadata service's timed steps, Metadata events)
 //!        │                                        │ LookupReplied
 //!        ▼ next arrival pulled and scheduled      ▼
 //!                                   instance waiting queue ──BatchScheduler──▶ iteration
@@ -13,7 +13,7 @@
 //!
 //! The modules: `lifecycle` (the event handlers), `schedule` (the scheduler's view of an
 //! instance and applying its plan), `intervals` (the time series), `instance` and `request`
-//! (state), `metadata_cluster` (the lookup service). Requests are pulled from the workload one
+//! (state), `lookup` (the lookup service). Requests are pulled from the workload one
 //! arrival ahead and leave the world when they finish: memory follows what is in flight, and
 //! records go to a [`RecordSink`] as they are made.
 //!
@@ -23,8 +23,8 @@
 pub mod instance;
 mod intervals;
 mod lifecycle;
+pub mod lookup;
 pub mod metadata_bench;
-pub mod metadata_cluster;
 pub mod metadata_driver;
 pub mod rdma_bench;
 pub mod request;
@@ -43,7 +43,6 @@ use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::records::RecordSink;
 use crate::scenario::Scenario;
 use instance::Instance;
-use metadata_cluster::MetaWork;
 use request::Requests;
 
 /// An instance of the cluster (index into the world's instances).
@@ -69,7 +68,7 @@ pub enum Event {
     IterationFinished(InstanceId),
     /// A time-series interval ended.
     IntervalEnded,
-    /// A step of the metadata service (see `metadata_cluster`).
+    /// A step of the metadata service (see `lookup`).
     Metadata(metadata_driver::MetaEvent),
 }
 
@@ -89,7 +88,7 @@ pub struct Arrival {
 }
 
 /// The workload: arrivals in time order, pulled one ahead of the simulation.
-pub type Arrivals<'a> = Box<dyn Iterator<Item = anyhow::Result<Arrival>> + 'a>;
+pub type Arrivals<'a> = Box<dyn Iterator<Item = crate::error::Result<Arrival>> + 'a>;
 
 /// Optional observer of progress (the CLI's progress bar).
 pub trait Progress {
@@ -116,8 +115,6 @@ pub struct RunOutput {
     /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
     /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
     pub tiers: TierTotals,
-    /// Metadata operations (when `metadata.record_ops`).
-    pub metadata_ops: Vec<metadata_driver::OpRecord>,
 }
 
 /// Tier counters of a whole run.
@@ -153,7 +150,7 @@ struct World<'a> {
     next: Option<Arrival>,
     arrivals: Arrivals<'a>,
     /// The workload's first error (a malformed trace line): the run stops and reports it.
-    workload_error: Option<anyhow::Error>,
+    workload_error: Option<crate::error::Error>,
     sink: &'a mut dyn RecordSink,
     /// Requests that entered the world, and that left it (done or rejected).
     entered: u64,
@@ -172,10 +169,10 @@ struct World<'a> {
     /// The pending end-of-interval event, cancelled once the last request finishes so that the
     /// run ends at its last completion.
     tick: Option<EventId>,
-    /// The metadata service, if the scenario configures one.
-    metadata: Option<metadata_cluster::ClusterMetadata>,
-    /// Metadata inserts and deletes decided while an instance is borrowed, issued right after.
-    meta_pending: Vec<MetaWork>,
+    /// The prefix lookup and the metadata writes, and their drained steps and replies.
+    lookup: Box<dyn lookup::LookupService>,
+    lookup_steps: Vec<(SimTime, metadata_driver::MetaEvent)>,
+    lookup_replies: Vec<(SeqId, SimTime)>,
 }
 
 /// Runs `scenario` over `arrivals` (in time order) to completion, pushing records into `sink`.
@@ -186,7 +183,7 @@ pub fn run(
     total: Option<u64>,
     sink: &mut dyn RecordSink,
     progress: &mut dyn Progress,
-) -> anyhow::Result<RunOutput> {
+) -> crate::error::Result<RunOutput> {
     run_with(scenario, arrivals, total, sink, progress, true)
 }
 
@@ -199,7 +196,7 @@ pub fn run_with(
     sink: &mut dyn RecordSink,
     progress: &mut dyn Progress,
     fast_forward: bool,
-) -> anyhow::Result<RunOutput> {
+) -> crate::error::Result<RunOutput> {
     let gpu = RooflineGpuModel::new(
         scenario.llm.clone(),
         scenario.gpu.clone(),
@@ -215,7 +212,7 @@ pub fn run_with(
             .as_ref()
             .is_some_and(|t| t.tiers.iter().any(|s| s.eviction.is_offline()));
     let (arrivals, future): (Arrivals<'_>, _) = if offline {
-        let all = arrivals.collect::<anyhow::Result<Vec<_>>>()?;
+        let all = arrivals.collect::<crate::error::Result<Vec<_>>>()?;
         let future = Arc::new(FutureUses::from_uses(
             all.iter()
                 .flat_map(|a| a.blocks.iter().map(|&b| (b, a.at.as_nanos()))),
@@ -233,7 +230,7 @@ pub fn run_with(
             }
             Ok(Instance::new(cache))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::error::Result<Vec<_>>>()?;
     let tiers = match &scenario.tiers {
         Some(setup) => Some(TierHierarchy::new(setup, future.as_ref())?),
         None => None,
@@ -273,8 +270,9 @@ pub fn run_with(
         fast_forward,
         next_tick: SimTime::ZERO + scenario.timeseries_interval,
         tick: None,
-        metadata: metadata_cluster::ClusterMetadata::new(scenario),
-        meta_pending: Vec::new(),
+        lookup: lookup::build(scenario),
+        lookup_steps: Vec::new(),
+        lookup_replies: Vec::new(),
     };
     let mut engine = Engine::new();
     world.pull_arrival(&mut engine);
@@ -327,11 +325,6 @@ pub fn run_with(
     }
     Ok(RunOutput {
         tiers: tier_totals,
-        metadata_ops: world
-            .metadata
-            .take()
-            .map(|m| m.into_records())
-            .unwrap_or_default(),
         busy_ns: world.instances.iter().map(|i| i.busy_total_ns).collect(),
         events: engine.events_processed(),
         wall_s,
@@ -347,8 +340,9 @@ impl World<'_> {
             Event::LoadFinished(r) => self.on_load_finished(engine, r),
             Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
             Event::IntervalEnded => self.on_interval_ended(engine),
-            Event::Metadata(e) => self.on_metadata(engine, e),
+            Event::Metadata(e) => self.lookup.on_event(engine.now(), e),
         }
+        self.pump_lookups(engine);
     }
 
     /// Takes the workload's next arrival and schedules it.

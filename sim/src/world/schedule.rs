@@ -14,7 +14,7 @@ use kvcsim_models::tiers::TierHierarchy;
 
 use super::instance::{Instance, Iteration};
 use super::request::{Phase, Requests};
-use super::{Event, InstanceId, MetaWork, World};
+use super::{Event, InstanceId, World};
 use crate::engine::{Engine, SimDuration, SimTime};
 
 /// One instance as its scheduler sees it, before this iteration.
@@ -199,7 +199,6 @@ impl World<'_> {
         self.plan = plan;
         self.needers = needers;
         self.prefill_views = prefilling;
-        self.flush_metadata(engine);
         if it.prefills.is_empty() && it.decodes == 0 {
             return; // idle
         }
@@ -298,13 +297,7 @@ impl World<'_> {
             self.locator.removed(victim, i.0);
         }
         self.reqs[r].private_blocks += n as u32;
-        if self.metadata.is_some() && !self.evicted.is_empty() {
-            self.meta_pending.push(MetaWork::Delete {
-                node: i,
-                request_id: self.reqs[r].id,
-                blocks: self.evicted.clone(),
-            });
-        }
+        self.lookup.evicted(now, i, self.reqs[r].id, &self.evicted);
         if demote {
             self.demote_victims(i);
         }

@@ -10,8 +10,8 @@ fn default_scenario_twice_gives_identical_files() {
     let dir = tempfile::tempdir().unwrap();
     let s = load(None, &["workload.synthetic.limit.requests=300".into()]).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    run_to_dir(&s, &a, &mut ()).unwrap();
-    run_to_dir(&s, &b, &mut ()).unwrap();
+    run_to_dir(&s, &a, false, &mut ()).unwrap();
+    run_to_dir(&s, &b, false, &mut ()).unwrap();
     for f in [
         "requests.parquet",
         "timeseries.parquet",
@@ -46,8 +46,8 @@ fn different_seeds_give_different_workloads() {
         ],
     )
     .unwrap();
-    run_to_dir(&s1, &dir.path().join("a"), &mut ()).unwrap();
-    run_to_dir(&s2, &dir.path().join("b"), &mut ()).unwrap();
+    run_to_dir(&s1, &dir.path().join("a"), false, &mut ()).unwrap();
+    run_to_dir(&s2, &dir.path().join("b"), false, &mut ()).unwrap();
     assert_ne!(
         std::fs::read(dir.path().join("a/requests.parquet")).unwrap(),
         std::fs::read(dir.path().join("b/requests.parquet")).unwrap()

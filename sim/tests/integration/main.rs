@@ -3,11 +3,14 @@
 mod cli;
 mod determinism;
 mod fast_forward;
+mod fuzz;
 mod hand_computed;
 mod metadata;
 mod plan;
 mod preemption;
 mod replay;
+mod report;
+mod robustness;
 mod routing;
 mod slo;
 mod sweeps;

@@ -42,7 +42,7 @@ fn metadata_time_enters_ttft_and_nothing_else_changes() {
         // The lookup is the ops the request issued before its reply: one range over 16
         // consecutive ids for the trees and Redis, one prefix for the index.
         let lookups: Vec<_> = out
-            .out
+            .records
             .metadata_ops
             .iter()
             .filter(|o| !o.op.is_write())
@@ -51,7 +51,7 @@ fn metadata_time_enters_ttft_and_nothing_else_changes() {
         assert_eq!(lookups[0].latency_ns, r.metadata_ns, "{kind}");
         // Its 16 new blocks are inserted after its prefill.
         let inserted: u64 = out
-            .out
+            .records
             .metadata_ops
             .iter()
             .filter(|o| o.op.is_write())
@@ -81,7 +81,7 @@ fn chunked_prefill_issues_one_lookup_per_chunk() {
         .unwrap()
         .0;
     let lookups = |o: &kvcsim::run::MemoryRun| {
-        o.out
+        o.records
             .metadata_ops
             .iter()
             .filter(|r| !r.op.is_write())
@@ -137,8 +137,8 @@ fn the_replay_writes_its_table_and_is_deterministic() {
     );
     let s = load_str(&yaml, "t.yaml", Path::new(""), &[]).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let (summary, text) = kvcsim::replay::replay_to_dir(&s, &a).unwrap();
-    kvcsim::replay::replay_to_dir(&s, &b).unwrap();
+    let (summary, text) = kvcsim::replay::replay_to_dir(&s, &a, false).unwrap();
+    kvcsim::replay::replay_to_dir(&s, &b, false).unwrap();
     for f in ["metadata_ops.parquet", "fig3_p99.csv"] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),

@@ -138,6 +138,33 @@ impl TraceReader {
             });
         }
         let input = open_input(path)?;
+        Self::with_input(path, format, input, options)
+    }
+
+    /// Reads a trace already in memory (`bytes`, not compressed), named `path` in messages. The
+    /// parsers are the ones [`open`](Self::open) uses; fuzz tests feed them this way.
+    pub fn from_bytes(
+        path: impl AsRef<Path>,
+        format: TraceFormat,
+        bytes: Vec<u8>,
+        options: &ReadOptions,
+    ) -> Result<TraceReader, TraceError> {
+        let path = path.as_ref();
+        if options.block_size == 0 {
+            return Err(TraceError::InvalidBlockSize {
+                path: path.to_path_buf(),
+                block_size: 0,
+            });
+        }
+        Self::with_input(path, format, Box::new(std::io::Cursor::new(bytes)), options)
+    }
+
+    fn with_input(
+        path: &Path,
+        format: TraceFormat,
+        input: Box<dyn BufRead + Send>,
+        options: &ReadOptions,
+    ) -> Result<TraceReader, TraceError> {
         let mut source = match format {
             TraceFormat::Mooncake => Source::Mooncake(MooncakeParser::new(
                 path,

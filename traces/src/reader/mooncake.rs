@@ -59,7 +59,31 @@ impl MooncakeParser {
 
     fn parse_line(&mut self) -> Result<Request, TraceError> {
         let line = self.line;
-        let parsed: Line = serde_json::from_slice(&self.buf).map_err(|e| TraceError::Json {
+        // A UTF-8 byte-order mark (Windows editors write one) is not part of the first object.
+        let text = match self.buf.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) if line == 1 => rest,
+            _ => &self.buf[..],
+        };
+        // serde reads a struct from an array by position; a line must be an object.
+        let first = text.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            let found = match first {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b'0'..=b'9' | b'-') => "a number",
+                Some(b't' | b'f') => "a boolean",
+                Some(b'n') => "null",
+                _ => "no JSON value",
+            };
+            return Err(TraceError::Json {
+                path: self.path.clone(),
+                line,
+                message: format!(
+                    "expected one JSON object `{{\"timestamp\": ..., ...}}` per line, found {found}"
+                ),
+            });
+        }
+        let parsed: Line = serde_json::from_slice(text).map_err(|e| TraceError::Json {
             path: self.path.clone(),
             line,
             message: e.to_string(),
@@ -77,11 +101,16 @@ impl MooncakeParser {
                 return Err(self.invalid("hash_ids".to_owned(), &value, "not an array"));
             }
             HashIds::BadElement(i, value) => {
-                return Err(self.invalid(
-                    format!("hash_ids[{i}]"),
-                    &value,
-                    "not a non-negative integer",
-                ));
+                let reason = match value {
+                    Scalar::Negative(_) => "negative; block ids are non-negative integers",
+                    Scalar::Float(x) if x.fract() == 0.0 && x >= 1.8e19 => {
+                        "too large; block ids must fit in 64 bits (at most 18446744073709551615)"
+                    }
+                    Scalar::Float(x) if x < 0.0 => "negative; block ids are non-negative integers",
+                    Scalar::Float(_) => "not an integer; block ids are non-negative integers",
+                    _ => "not a number; block ids are non-negative integers",
+                };
+                return Err(self.invalid(format!("hash_ids[{i}]"), &value, reason));
             }
         };
         let expected = u64::from(input_tokens).div_ceil(u64::from(self.block_size));
@@ -312,11 +341,11 @@ mod tests {
             ),
             (
                 "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0.5]}",
-                "field `hash_ids[0]` = 0.5: not a non-negative integer",
+                "field `hash_ids[0]` = 0.5: not an integer; block ids are non-negative integers",
             ),
             (
                 "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 1, \"hash_ids\": [0, -2]}",
-                "field `hash_ids[1]` = -2: not a non-negative integer",
+                "field `hash_ids[1]` = -2: negative; block ids are non-negative integers",
             ),
             (
                 "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": 7}",
@@ -367,6 +396,41 @@ mod tests {
         assert_eq!(
             timestamp_ns(&Scalar::Unsigned(u64::MAX)),
             Err(Some("too large (over 2^64 ns)"))
+        );
+    }
+
+    #[test]
+    fn a_json_array_line_is_refused_not_read_by_position() {
+        let err = first_error("[5, 1000, 10, [0, 1]]\n");
+        assert!(
+            err.contains("t.jsonl:1") && err.contains("found an array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_before_the_first_object_is_skipped() {
+        let text = "\u{FEFF}{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 2, \"hash_ids\": [0, 1]}\n";
+        let out = parse(text, 4);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ref().unwrap().block_ids, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_hash_id_past_64_bits_is_called_too_large() {
+        let err = first_error(
+            "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 2, \"hash_ids\": [0, 18446744073709551616]}\n",
+        );
+        assert!(
+            err.contains("hash_ids[1]") && err.contains("too large"),
+            "{err}"
+        );
+        let err = first_error(
+            "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 2, \"hash_ids\": [-1, 1]}\n",
+        );
+        assert!(
+            err.contains("hash_ids[0]") && err.contains("negative"),
+            "{err}"
         );
     }
 }

@@ -44,6 +44,13 @@ pub struct CapacityParseError {
     pub reason: &'static str,
 }
 
+impl CapacityParseError {
+    /// Always true: the capacity text is the user's.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 impl FromStr for Capacity {
     type Err = CapacityParseError;
 

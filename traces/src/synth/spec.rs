@@ -20,6 +20,13 @@ pub struct SpecError {
     pub reason: String,
 }
 
+impl SpecError {
+    /// Always true: a synthetic spec's values are the user's.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 /// A value a spec check can print and test for finiteness.
 pub(crate) trait SpecValue: Display {
     fn finite(&self) -> bool;
