@@ -57,6 +57,8 @@ pub struct PlanRequest {
     /// Search the best configuration's headroom: the largest `workload.rate_scale` up to this
     /// that still meets the SLO.
     pub headroom: Option<f64>,
+    /// Size limits every probe's scenario is checked against (`--allow-large` lifts them).
+    pub limits: crate::limits::Limits,
 }
 
 /// Resolution of the headroom search: rate scales are multiples of 1/100.
@@ -256,7 +258,7 @@ fn scenario_of(
     o.extend(at.instances.map(|n| format!("{}={n}", axes::INSTANCES)));
     o.extend(at.rate_scale.map(|r| format!("workload.rate_scale={r}")));
     o.extend(seed.map(|s| format!("seed={s}")));
-    scenario::load(req.scenario.as_deref(), &o)
+    scenario::load_with_limits(req.scenario.as_deref(), &o, req.limits)
 }
 
 /// Checks the request before anything runs: axes on distinct paths, at most one range, an

@@ -96,7 +96,7 @@ fn dispatch(cli: Cli) -> crate::error::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args, limits),
         Command::Sweep(args) => sweep::run(args, limits),
-        Command::Plan(args) => plan::run(args),
+        Command::Plan(args) => plan::run(args, limits),
         Command::Trace(cmd) => trace::run(cmd, limits),
         Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd, limits),

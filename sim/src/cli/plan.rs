@@ -47,7 +47,7 @@ fn parse_axis(text: &str) -> Result<Axis, String> {
     Axis::parse(text).map_err(|e| e.to_string())
 }
 
-pub fn run(args: PlanArgs) -> crate::error::Result<()> {
+pub fn run(args: PlanArgs, limits: crate::limits::Limits) -> crate::error::Result<()> {
     let mut overrides = args.set;
     if let Some(slo) = &args.slo {
         // A fresh block: the scenario's own `slo` keys do not mix into --slo's.
@@ -75,6 +75,7 @@ pub fn run(args: PlanArgs) -> crate::error::Result<()> {
         },
         out: args.out.clone(),
         headroom: args.headroom,
+        limits,
     };
     let plan = capacity::plan(&req)?;
     let json = capacity::plan_json(&plan);

@@ -23,6 +23,7 @@ fn request(seeds: Option<u64>) -> PlanRequest {
         jobs: 2,
         out: None,
         headroom: None,
+        limits: Default::default(),
     }
 }
 
@@ -130,6 +131,10 @@ fn plan_bad_input_exits_2() {
         (&["--slo", "ttft=5"][..], "ttft_ms"),
         (&["--vary", "cluster.gpu=h100-sxm,nope"][..], "nope"),
         (&["--headroom", "0.5"][..], "--headroom 0.5 must be above"),
+        (
+            &["--vary", "cluster.instances=1..1000000"][..],
+            "--allow-large",
+        ),
         (&["--headroom", "nan"][..], "workload.rate_scale"),
     ] {
         let mut a = vec!["plan", "--set", "workload.synthetic.limit.requests=20"];
