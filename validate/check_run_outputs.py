@@ -16,7 +16,7 @@ REQUEST_COLUMNS = [
     "request_id", "arrival_ns", "instance", "input_tokens", "output_tokens", "blocks",
     "hit_blocks", "hbm_hit_blocks", "dram_hit_blocks", "ssd_hit_blocks", "remote_hit_blocks",
     "cached_tokens", "queue_ns", "load_ns", "prefill_ns", "ttft_ns", "tpot_ns", "e2e_ns",
-    "finish_ns", "metadata_ns", "preemptions", "recomputed_tokens",
+    "finish_ns", "metadata_ns", "preemptions", "recomputed_tokens", "meets_slo",
 ]
 TIMESERIES_COLUMNS = [
     "time_ns", "interval_ns", "instance", "running", "waiting", "batch_tokens", "iterations",

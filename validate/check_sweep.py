@@ -21,14 +21,16 @@ METRICS = [
     "requests_completed", "requests_rejected",
     *[f"{l}_ms_{s}" for l in ("ttft", "tpot", "e2e", "metadata") for s in ("mean", "p50", "p90", "p99")],
     "metadata_share_of_ttft", "block_hit_ratio", "token_hit_ratio", "throughput_tokens_per_s", "total_tokens_per_s",
-    "gpu_busy_fraction", "simulated_s", "events",
+    "gpu_busy_fraction", "simulated_s", "preemptions", "recomputed_tokens", "events",
 ]
+# Null where the point has no `slo` (the example has none).
+SLO_COLUMNS = ["slo_attainment", "goodput_requests_per_s", "goodput_per_gpu", "slo_met"]
 # Per-tier columns: null where a point did not configure the tier (the example has HBM only).
 TIER_COLUMNS = [
     f"{t}_{k}" for t in ("hbm", "dram", "ssd", "remote")
     for k in ("block_hit_ratio", "bytes_read", "bytes_written", "evictions")
 ]
-FIXED_TAIL = ["seed", *METRICS, *TIER_COLUMNS, "status", "error"]
+FIXED_TAIL = ["seed", *METRICS, *SLO_COLUMNS, *TIER_COLUMNS, "status", "error"]
 
 
 def check(out: str, points: int | None) -> list[str]:

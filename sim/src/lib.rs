@@ -17,6 +17,7 @@
 
 pub mod bench;
 pub mod cache_replay;
+pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -146,7 +146,7 @@ pub fn simulate(
     progress: &mut dyn Progress,
 ) -> crate::error::Result<(MemoryRun, RunSummary)> {
     let mut records = RunRecords::default();
-    let mut summary = SummaryBuilder::default();
+    let mut summary = SummaryBuilder::for_scenario(scenario);
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
         scenario,
@@ -170,8 +170,8 @@ pub fn simulate_to_dir(
     progress: &mut dyn Progress,
 ) -> crate::error::Result<RunSummary> {
     let record_ops = scenario.metadata.as_ref().is_some_and(|m| m.record_ops);
-    let mut files = RunFiles::new(dir, record_ops);
-    let mut summary = SummaryBuilder::default();
+    let mut files = RunFiles::new(dir, record_ops, scenario.slo);
+    let mut summary = SummaryBuilder::for_scenario(scenario);
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
         scenario,

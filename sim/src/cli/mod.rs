@@ -5,6 +5,7 @@ mod bench_metadata;
 mod bench_rdma;
 mod cache;
 mod calibrate;
+mod plan;
 mod report;
 mod run;
 mod sweep;
@@ -37,6 +38,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run a scenario over a grid of parameters in parallel, into one Parquet dataset.
     Sweep(sweep::SweepArgs),
+    /// Find the cheapest cluster that meets latency targets (SLO), by bisection over instances.
+    Plan(plan::PlanArgs),
     /// Read, generate and characterise request traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -93,6 +96,7 @@ fn dispatch(cli: Cli) -> crate::error::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args, limits),
         Command::Sweep(args) => sweep::run(args, limits),
+        Command::Plan(args) => plan::run(args, limits),
         Command::Trace(cmd) => trace::run(cmd, limits),
         Command::Cache(cmd) => cache::run(cmd),
         Command::Bench(cmd) => bench::run(cmd, limits),

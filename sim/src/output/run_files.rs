@@ -20,6 +20,7 @@ use parquet::arrow::ArrowWriter;
 use super::table::writer_properties;
 use super::{Column, Table, temp_name};
 use crate::records::{OpRecord, RecordSink, RequestRecord, TimeseriesRow};
+use crate::scenario::Slo;
 
 /// Rows per Parquet row group (and the most rows a table buffers).
 pub const ROW_GROUP_ROWS: usize = 65_536;
@@ -30,8 +31,8 @@ macro_rules! column {
     };
 }
 
-/// The `requests.parquet` table of `rows`.
-pub fn requests_table(r: &[RequestRecord]) -> Table {
+/// The `requests.parquet` table of `rows`; `meets_slo` is null for every row without an SLO.
+pub fn requests_table(r: &[RequestRecord], slo: Option<&Slo>) -> Table {
     Table::new()
         .with("request_id", column!(r, U64, request_id))
         .with("arrival_ns", column!(r, U64, arrival_ns))
@@ -55,6 +56,10 @@ pub fn requests_table(r: &[RequestRecord]) -> Table {
         .with("metadata_ns", column!(r, U64, metadata_ns))
         .with("preemptions", column!(r, U32, preemptions))
         .with("recomputed_tokens", column!(r, U64, recomputed_tokens))
+        .with(
+            "meets_slo",
+            Column::OptBool(r.iter().map(|r| slo.map(|s| s.meets(r))).collect()),
+        )
 }
 
 /// The `timeseries.parquet` table of `rows`.
@@ -99,17 +104,20 @@ pub fn timeseries_table(t: &[TimeseriesRow]) -> Table {
         .with("recomputed_tokens", column!(t, U64, recomputed_tokens))
 }
 
+/// Makes the table of a buffer of rows.
+type ToTable<R> = Box<dyn Fn(&[R]) -> Table + Send>;
+
 /// One Parquet file written a row group at a time into a temporary file.
 struct StreamingTable<R> {
     path: PathBuf,
     tmp: PathBuf,
-    to_table: fn(&[R]) -> Table,
+    to_table: ToTable<R>,
     rows: Vec<R>,
     writer: Option<ArrowWriter<fs::File>>,
 }
 
 impl<R> StreamingTable<R> {
-    fn new(path: PathBuf, to_table: fn(&[R]) -> Table) -> Self {
+    fn new(path: PathBuf, to_table: ToTable<R>) -> Self {
         StreamingTable {
             tmp: temp_name(&path),
             path,
@@ -186,13 +194,22 @@ pub struct RunFiles {
 
 impl RunFiles {
     /// Files in `dir` (which must exist), with `metadata_ops.parquet` if `metadata_ops`;
-    /// nothing is created before the first row group.
-    pub fn new(dir: &Path, metadata_ops: bool) -> Self {
+    /// nothing is created before the first row group. `slo` fills the `meets_slo` column.
+    pub fn new(dir: &Path, metadata_ops: bool, slo: Option<Slo>) -> Self {
         RunFiles {
-            requests: StreamingTable::new(dir.join("requests.parquet"), requests_table),
-            timeseries: StreamingTable::new(dir.join("timeseries.parquet"), timeseries_table),
+            requests: StreamingTable::new(
+                dir.join("requests.parquet"),
+                Box::new(move |r| requests_table(r, slo.as_ref())),
+            ),
+            timeseries: StreamingTable::new(
+                dir.join("timeseries.parquet"),
+                Box::new(timeseries_table),
+            ),
             metadata_ops: metadata_ops.then(|| {
-                StreamingTable::new(dir.join("metadata_ops.parquet"), super::metadata::ops_table)
+                StreamingTable::new(
+                    dir.join("metadata_ops.parquet"),
+                    Box::new(super::metadata::ops_table) as ToTable<OpRecord>,
+                )
             }),
             error: None,
         }

@@ -9,6 +9,7 @@ use statrs::statistics::{Data, OrderStatistics};
 use kvcsim_models::tiers::TIER_NAMES;
 
 use crate::records::{RecordSink, RequestRecord, TimeseriesRow};
+use crate::scenario::{Scenario, Slo};
 use crate::world::RunOutput;
 
 /// Mean and percentiles of one latency, milliseconds.
@@ -71,10 +72,28 @@ pub struct SummaryBuilder {
     output_tokens: u64,
     preemptions: u64,
     recomputed_tokens: u64,
+    slo: Option<Slo>,
+    gpus: u64,
+    meeting_slo: u64,
+}
+
+impl SummaryBuilder {
+    /// A builder for a run of `scenario`: its SLO, and its GPUs (instances x tensor
+    /// parallelism) for goodput per GPU.
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        SummaryBuilder {
+            slo: scenario.slo,
+            gpus: u64::from(scenario.instances) * u64::from(scenario.tensor_parallel),
+            ..SummaryBuilder::default()
+        }
+    }
 }
 
 impl RecordSink for SummaryBuilder {
     fn request(&mut self, r: &RequestRecord) {
+        if self.slo.is_some_and(|s| s.meets(r)) {
+            self.meeting_slo += 1;
+        }
         self.ttft_ns.push(r.ttft_ns);
         if r.output_tokens > 1 {
             self.tpot_ns.push(r.tpot_ns);
@@ -160,6 +179,19 @@ pub struct RunSummary {
     /// HBM and each configured lower tier.
     #[serde(default)]
     pub tiers: Vec<TierSummary>,
+    /// With an `slo`: requests meeting every target / requests completed or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_attainment: Option<f64>,
+    /// With an `slo`: requests meeting every target per simulated second (the throughput's
+    /// span).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_requests_per_s: Option<f64>,
+    /// `goodput_requests_per_s` / GPUs (instances x tensor parallelism).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_per_gpu: Option<f64>,
+    /// With an `slo`: `slo_attainment >= percentile / 100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_met: Option<bool>,
     /// Wall-clock seconds of the simulation loop: the only non-deterministic value. Always
     /// set by a run; `None` leaves it out of `summary.json` (sweeps keep it apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,7 +220,14 @@ impl RunSummary {
                 / out.busy_ns.len() as f64
         };
         let sum = |v: &[u64]| v.iter().sum::<u64>();
+        let offered = b.ttft_ns.len() as u64 + b.rejected;
+        let attainment = b.slo.map(|_| ratio(b.meeting_slo, offered));
+        let goodput = b.slo.map(|_| per_s(b.meeting_slo));
         RunSummary {
+            slo_attainment: attainment,
+            goodput_requests_per_s: goodput,
+            goodput_per_gpu: goodput.map(|g| g / b.gpus.max(1) as f64),
+            slo_met: b.slo.zip(attainment).map(|(s, a)| s.met_by(a)),
             requests_completed: b.ttft_ns.len() as u64,
             requests_rejected: b.rejected,
             metadata_share_of_ttft: ratio(sum(&b.metadata_ns), sum(&b.ttft_ns)),
@@ -271,6 +310,18 @@ impl RunSummary {
                 );
             }
         }
+        if let (Some(a), Some(g), Some(met)) = (
+            self.slo_attainment,
+            self.goodput_requests_per_s,
+            self.slo_met,
+        ) {
+            s += &format!(
+                "SLO attainment       {:>12.4} ({})\n",
+                a,
+                if met { "met" } else { "missed" }
+            );
+            s += &format!("goodput              {g:>12.2} requests/s\n");
+        }
         s += "latency (ms)      mean        p50        p90        p99\n";
         s += &lat("TTFT", &self.ttft_ms);
         s += &lat("TPOT", &self.tpot_ms);
@@ -305,6 +356,45 @@ mod tests {
         assert!((l.mean - 5.5).abs() < 1e-12);
         assert!((l.p50 - 5.5).abs() < 1e-9);
         assert!((l.p90 - (9.0 + (31.0 / 3.0 * 0.9 + 1.0 / 3.0 - 9.0))).abs() < 1e-9);
+    }
+
+    #[test]
+    fn slo_attainment_and_goodput_by_hand() {
+        // Targets TTFT <= 100 ms and TPOT <= 10 ms, 90 %. Four completed requests, one
+        // rejected: (50, 5) and (100, 10) meet both; (101, 1) misses TTFT, (20, 11) misses
+        // TPOT. Attainment 2 / 5 = 0.4 (< 0.9: missed). The span is 0 (first arrival) to 2 s:
+        // goodput 2 / 2 = 1 request/s; 2 instances x TP 2 = 4 GPUs: 0.25 per GPU.
+        let raw = crate::scenario::RawSlo {
+            ttft_ms: Some(100.0),
+            tpot_ms: Some(10.0),
+            e2e_ms: None,
+            percentile: 90.0,
+        };
+        let mut b = SummaryBuilder {
+            slo: Some(Slo::validate(&raw, "test", "slo").unwrap()),
+            gpus: 4,
+            ..SummaryBuilder::default()
+        };
+        use crate::scenario::slo::record;
+        for (ttft, tpot) in [(50, 5), (100, 10), (101, 1), (20, 11)] {
+            b.request(&record(ttft, tpot, 1000));
+        }
+        b.rejected();
+        let out = RunOutput {
+            events: 0,
+            wall_s: 0.0,
+            end: crate::engine::SimTime(2_000_000_000),
+            busy_ns: vec![0, 0],
+            tiers: Default::default(),
+        };
+        let s = RunSummary::of(b, &out);
+        assert_eq!(s.slo_attainment, Some(0.4));
+        assert_eq!(s.goodput_requests_per_s, Some(1.0));
+        assert_eq!(s.goodput_per_gpu, Some(0.25));
+        assert_eq!(s.slo_met, Some(false));
+        let none = RunSummary::of(SummaryBuilder::default(), &out);
+        assert_eq!((none.slo_attainment, none.slo_met), (None, None));
+        assert!(!serde_json::to_string(&none).unwrap().contains("slo"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod metadata;
 mod overrides;
 pub mod raw;
+pub mod slo;
 mod typed;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use serde_norway::Value;
 pub use metadata::{MetadataSetup, Mode, ShardBy};
 pub use overrides::Override;
 pub use raw::RawScenario;
+pub use slo::{RawSlo, Slo};
 pub use typed::from_value;
 
 use crate::engine::SimDuration;
@@ -180,6 +182,8 @@ pub struct Scenario {
     pub mode: Mode,
     /// The KV metadata service, if any.
     pub metadata: Option<MetadataSetup>,
+    /// Latency targets, if any.
+    pub slo: Option<Slo>,
     /// The raw form, with defaults filled in, for `scenario.resolved.yaml`.
     pub raw: RawScenario,
     /// The resource limits it was checked against (the run checks what only the workload
@@ -482,6 +486,11 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
     };
     check_memory(instances, cache_capacity_blocks, tiers.as_ref(), limits).map_err(over)?;
     let metadata = metadata::validate(&raw.metadata, source, raw.mode)?;
+    let slo = raw
+        .slo
+        .as_ref()
+        .map(|s| Slo::validate(s, source, "slo"))
+        .transpose()?;
     let interval_s = positive_finite(
         source,
         "output.timeseries_interval_s",
@@ -517,6 +526,7 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
         timeseries_interval: SimDuration::from_secs_f64(interval_s),
         mode: raw.mode,
         metadata,
+        slo,
         raw,
         limits,
     })

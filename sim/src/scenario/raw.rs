@@ -20,6 +20,7 @@ use kvcsim_traces::synth::SynthSpec;
 use serde::{Deserialize, Serialize};
 
 use super::metadata::{Mode, RawMetadata};
+use super::slo::RawSlo;
 
 /// Top level of a scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +53,9 @@ pub struct RawScenario {
     /// KV metadata service. Default none (lookups take no time).
     #[serde(default, skip_serializing_if = "no_backends")]
     pub metadata: RawMetadata,
+    /// Latency targets every summary reports attainment and goodput against. Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<RawSlo>,
 }
 
 fn is_cluster(m: &Mode) -> bool {

@@ -27,7 +27,7 @@ mod runner;
 mod spec;
 
 pub use expand::{Point, RangeScale, render_value};
-pub use layout::SweepDir;
+pub use layout::{SweepDir, write_point_summary};
 pub use merge::{MergeReport, merge};
 pub use plan::{Plan, PlannedPoint, plan};
 pub use resolved::{PointRecord, ResolvedSweep};

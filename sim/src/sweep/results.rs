@@ -136,6 +136,30 @@ pub fn summary_table(
             ),
         };
     }
+    // SLO figures: null where the point has no `slo` (or failed).
+    let opt_reals: [(&str, Of<Option<f64>>); 3] = [
+        ("slo_attainment", |s| s.slo_attainment),
+        ("goodput_requests_per_s", |s| s.goodput_requests_per_s),
+        ("goodput_per_gpu", |s| s.goodput_per_gpu),
+    ];
+    for (name, get) in opt_reals {
+        t = t.with(
+            name,
+            Column::OptF64(
+                rows.iter()
+                    .map(|(_, o)| o.summary().and_then(get))
+                    .collect(),
+            ),
+        );
+    }
+    t = t.with(
+        "slo_met",
+        Column::OptBool(
+            rows.iter()
+                .map(|(_, o)| o.summary().and_then(|s| s.slo_met))
+                .collect(),
+        ),
+    );
     // Per-tier figures, for every tier kind; null where the point did not configure that tier
     // (or failed), so sweeps over tier layouts land in one schema.
     for tier in kvcsim_models::tiers::TIER_NAMES {
@@ -307,6 +331,10 @@ mod tests {
                 wall_s: Some(0.01),
                 events_per_s: Some(900.0),
                 tiers: Vec::new(),
+                slo_attainment: None,
+                goodput_requests_per_s: None,
+                goodput_per_gpu: None,
+                slo_met: None,
                 metadata_ms: LatencyMs {
                     mean: 0.0,
                     p50: 0.0,

@@ -6,11 +6,13 @@ mod fast_forward;
 mod fuzz;
 mod hand_computed;
 mod metadata;
+mod plan;
 mod preemption;
 mod replay;
 mod report;
 mod robustness;
 mod routing;
+mod slo;
 mod sweeps;
 mod tiers;
 

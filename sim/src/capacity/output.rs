@@ -1,0 +1,238 @@
+//! What a plan reports: `plan.parquet`, the printed table and the `--json` object.
+//!
+//! `plan.parquet`: one row per probe, in choice order then the order the probes ran:
+//! `probe_id` (u64), `choice` (u64), one string column per list axis (the value as written),
+//! `cluster.instances` (u32), `workload.rate_scale` (f64), `headroom` (bool: a probe of the
+//! headroom search, appended after the choices' probes), `cost` (u64 GPUs), `seeds` (u64 runs), `slo_attainment` (f64,
+//! lowest over the seeds), `goodput_requests_per_s` and `goodput_per_gpu` (f64, mean over the
+//! seeds), `meets_slo` (bool, every seed met it), `pareto` (bool: no other probe is as cheap
+//! or cheaper with as high an attainment or higher, one of them strictly; over the choices'
+//! probes at the scenario's load, so headroom probes are never in it).
+
+use serde_json::{Map, Value, json};
+
+use super::axes::INSTANCES;
+use super::{Plan, Probe};
+use crate::output::{Column, Table};
+
+/// Whether each of the first `searched` probes is on the cost / attainment Pareto front of
+/// those; the rest (headroom probes) are not.
+fn pareto(probes: &[&Probe], searched: usize) -> Vec<bool> {
+    let front = &probes[..searched];
+    probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            i < searched
+                && !front.iter().any(|q| {
+                    q.cost <= p.cost
+                        && q.slo_attainment >= p.slo_attainment
+                        && (q.cost < p.cost || q.slo_attainment > p.slo_attainment)
+                })
+        })
+        .collect()
+}
+
+/// The `plan.parquet` table.
+pub fn plan_table(plan: &Plan) -> Table {
+    let probes: Vec<&Probe> = plan.all_probes().collect();
+    let searched: usize = plan.choices.iter().map(|c| c.probes.len()).sum();
+    let mut t = Table::new()
+        .with("probe_id", Column::U64((0..probes.len() as u64).collect()))
+        .with(
+            "choice",
+            Column::U64(probes.iter().map(|p| p.choice as u64).collect()),
+        );
+    if let Some(first) = plan.choices.first() {
+        for (k, (path, _)) in first.values.iter().enumerate() {
+            let col = probes
+                .iter()
+                .map(|p| Some(plan.choices[p.choice].values[k].1.clone()))
+                .collect();
+            t = t.with(path, Column::Str(col));
+        }
+    }
+    t.with(
+        INSTANCES,
+        Column::U32(probes.iter().map(|p| p.instances).collect()),
+    )
+    .with(
+        "workload.rate_scale",
+        Column::F64(probes.iter().map(|p| p.rate_scale).collect()),
+    )
+    .with(
+        "headroom",
+        Column::OptBool((0..probes.len()).map(|i| Some(i >= searched)).collect()),
+    )
+    .with("cost", Column::U64(probes.iter().map(|p| p.cost).collect()))
+    .with(
+        "seeds",
+        Column::U64(probes.iter().map(|p| p.runs as u64).collect()),
+    )
+    .with(
+        "slo_attainment",
+        Column::F64(probes.iter().map(|p| p.slo_attainment).collect()),
+    )
+    .with(
+        "goodput_requests_per_s",
+        Column::F64(probes.iter().map(|p| p.goodput_requests_per_s).collect()),
+    )
+    .with(
+        "goodput_per_gpu",
+        Column::F64(probes.iter().map(|p| p.goodput_per_gpu).collect()),
+    )
+    .with(
+        "meets_slo",
+        Column::OptBool(probes.iter().map(|p| Some(p.meets_slo)).collect()),
+    )
+    .with(
+        "pareto",
+        Column::OptBool(pareto(&probes, searched).into_iter().map(Some).collect()),
+    )
+}
+
+/// A value as written on the command line, as JSON (a number or boolean if YAML reads it so).
+fn json_value(text: &str) -> Value {
+    serde_norway::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.into()))
+}
+
+fn config(plan: &Plan, choice: usize, p: &Probe) -> Value {
+    let mut m = Map::new();
+    for (path, v) in &plan.choices[choice].values {
+        m.insert(path.clone(), json_value(v));
+    }
+    m.insert(INSTANCES.into(), json!(p.instances));
+    Value::Object(m)
+}
+
+/// The `--json` object: `best` (the cheapest configuration meeting the SLO, or the closest
+/// when none does, with `met` false), its `cost`, `slo_attainment`, `goodput_requests_per_s`,
+/// `probes` and `runs`, the cheapest per `choices`, and `non_monotone` pairs.
+pub fn plan_json(plan: &Plan) -> Value {
+    let (met, pick) = match plan.best() {
+        Some(b) => (true, Some(b)),
+        None => (false, plan.closest()),
+    };
+    let per_choice: Vec<Value> = plan
+        .choices
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = c.cheapest.map(|k| &c.probes[k]);
+            json!({
+                "values": config(plan, i, p.unwrap_or(&c.probes[0])),
+                "met": p.is_some(),
+                "cost": p.map(|p| p.cost),
+                "slo_attainment": p.map(|p| p.slo_attainment),
+                "goodput_requests_per_s": p.map(|p| p.goodput_requests_per_s),
+                "probes": c.probes.len(),
+            })
+        })
+        .collect();
+    let non_monotone: Vec<Value> = plan
+        .non_monotone()
+        .into_iter()
+        .map(|(i, a, b)| {
+            json!({
+                "choice": i,
+                "instances": [a.instances, b.instances],
+                "slo_attainment": [a.slo_attainment, b.slo_attainment],
+            })
+        })
+        .collect();
+    json!({
+        "best": pick.map(|(i, p)| config(plan, i, p)),
+        "met": met,
+        "cost": pick.map(|(_, p)| p.cost),
+        "slo_attainment": pick.map(|(_, p)| p.slo_attainment),
+        "goodput_requests_per_s": pick.map(|(_, p)| p.goodput_requests_per_s),
+        "probes": plan.probes(),
+        "runs": plan.runs(),
+        "choices": per_choice,
+        "non_monotone": non_monotone,
+        "headroom": plan.headroom.as_ref().map(|h| json!({
+            "rate_scale": h.rate_scale,
+            "at_limit": h.at_limit,
+            "probes": h.probes.len(),
+        })),
+    })
+}
+
+/// The printed table: the cheapest configuration per choice, then the verdict.
+pub fn plan_text(plan: &Plan) -> String {
+    let paths: Vec<&str> = plan
+        .choices
+        .first()
+        .map(|c| c.values.iter().map(|(p, _)| p.as_str()).collect())
+        .unwrap_or_default();
+    let mut s = String::new();
+    for p in &paths {
+        s += &format!("{p:<24} ");
+    }
+    s += &format!(
+        "{:>9} {:>6} {:>11} {:>14} {:>7}\n",
+        "instances", "GPUs", "attainment", "goodput req/s", "probes"
+    );
+    for c in &plan.choices {
+        for (_, v) in &c.values {
+            s += &format!("{v:<24} ");
+        }
+        match c.cheapest.map(|k| &c.probes[k]) {
+            Some(p) => {
+                s += &format!(
+                    "{:>9} {:>6} {:>11.4} {:>14.3} {:>7}\n",
+                    p.instances,
+                    p.cost,
+                    p.slo_attainment,
+                    p.goodput_requests_per_s,
+                    c.probes.len()
+                )
+            }
+            None => {
+                s += &format!(
+                    "{:>9} {:>6} {:>11} {:>14} {:>7}\n",
+                    "none",
+                    "-",
+                    "-",
+                    "-",
+                    c.probes.len()
+                )
+            }
+        }
+    }
+    match (plan.best(), plan.closest()) {
+        (Some((i, p)), _) => {
+            s += &format!(
+                "cheapest meeting the SLO ({}% of requests, every seed): {}, {} GPUs\n",
+                plan.percentile,
+                config(plan, i, p),
+                p.cost
+            )
+        }
+        (None, Some((i, p))) => {
+            s += &format!(
+                "no configuration in the ranges meets the SLO; closest: {} (attainment {:.4}, {} GPUs)\n",
+                config(plan, i, p),
+                p.slo_attainment,
+                p.cost
+            )
+        }
+        (None, None) => {}
+    }
+    for (i, a, b) in plan.non_monotone() {
+        s += &format!(
+            "non-monotone: choice {i}: {} instances attained {:.4} but {} attained {:.4}\n",
+            a.instances, a.slo_attainment, b.instances, b.slo_attainment
+        );
+    }
+    if let Some(h) = &plan.headroom {
+        s += &format!(
+            "headroom: meets the SLO up to rate_scale {}{} ({} probes)\n",
+            if h.at_limit { ">= " } else { "" },
+            h.rate_scale,
+            h.probes.len()
+        );
+    }
+    s += &format!("{} probes, {} runs\n", plan.probes(), plan.runs());
+    s
+}
