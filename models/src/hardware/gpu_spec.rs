@@ -33,6 +33,14 @@ pub struct GpuSpec {
 }
 
 impl GpuSpec {
+    /// The peaks BF16/FP16 kernels run against: HBM bandwidth and dense BF16 FLOP/s.
+    pub fn peaks(&self) -> crate::gpu::ops::Peaks {
+        crate::gpu::ops::Peaks {
+            hbm_bw_bytes_per_s: self.hbm_bw_bytes_per_s,
+            flops_per_s: self.bf16_dense_flops_per_s,
+        }
+    }
+
     /// NVLink bandwidth in one direction, bytes/s: half the datasheet's bidirectional figure.
     /// A ring all-reduce sends and receives at the same time, so each direction is the limit.
     pub fn nvlink_unidirectional_bw_bytes_per_s(&self) -> f64 {

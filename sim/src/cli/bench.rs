@@ -13,6 +13,9 @@ pub enum BenchCommand {
     /// A KV metadata backend (Redis, Sherman, CHIME, prefix index) under closed-loop YCSB-C,
     /// YCSB-E or trace load: Mops and latency percentiles.
     Metadata(super::bench_metadata::MetadataArgs),
+    /// Modelled GPU iteration times of given prefill and decode shapes, with their breakdown
+    /// by operator class.
+    Gpu(super::bench_gpu::GpuArgs),
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +42,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Rdma(a) => super::bench_rdma::run(a),
         BenchCommand::Metadata(a) => super::bench_metadata::run(a),
+        BenchCommand::Gpu(a) => super::bench_gpu::run(a),
         BenchCommand::Engine(a) => {
             let rows: Vec<_> = a
                 .pending

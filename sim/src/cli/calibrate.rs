@@ -9,15 +9,20 @@ use kvcsim_models::perftest::{calibrate, error_summary, parse_perftest};
 
 use crate::error::input_error;
 
-/// Arguments of `kvcsim calibrate`.
+/// Arguments of `kvcsim calibrate`: a network profile from perftest outputs, or
+/// `calibrate gpu`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CalibrateArgs {
+    /// `gpu`: fit the GPU model to measured operator tables instead.
+    #[command(subcommand)]
+    what: Option<CalibrateCommand>,
     /// perftest text outputs (client side, or interleaved server + client).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Where to write the fitted profile (YAML).
-    #[arg(short = 'o', long = "output")]
-    output: PathBuf,
+    #[arg(short = 'o', long = "output", required = true)]
+    output: Option<PathBuf>,
     /// Profile whose values the data do not constrain are kept (default: generic IB defaults).
     #[arg(long)]
     base: Option<PathBuf>,
@@ -29,8 +34,22 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+/// What else `calibrate` fits.
+#[derive(Debug, clap::Subcommand)]
+pub enum CalibrateCommand {
+    /// Fit the GPU model's operator curves to measured tables (../shared/gpu) and write a
+    /// profile for `cluster.gpu_model` / `bench gpu --gpu-model`.
+    Gpu(super::calibrate_gpu::CalibrateGpuArgs),
+}
+
 /// Runs `kvcsim calibrate`.
 pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
+    if let Some(CalibrateCommand::Gpu(g)) = a.what {
+        return super::calibrate_gpu::run(g);
+    }
+    let Some(output) = a.output.clone() else {
+        return Err(input_error("calibrate needs -o PROFILE.yaml"));
+    };
     let base = match &a.base {
         Some(p) => {
             NetworkProfile::load(p).with_context(|| format!("loading --base {}", p.display()))?
@@ -49,7 +68,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         );
         files.push((name, runs));
     }
-    if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty())
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
     {
         return Err(input_error(format!(
@@ -60,7 +79,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     let cal = calibrate(&base, &files);
     let mut profile = cal.profile.clone();
     profile.name = a.name.clone().unwrap_or_else(|| {
-        a.output
+        output
             .file_stem()
             .map_or("calibrated".into(), |s| s.to_string_lossy().to_string())
     });
@@ -94,9 +113,9 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         args.join(" "),
         profile.to_yaml()
     );
-    let tmp = a.output.with_extension("yaml.tmp");
+    let tmp = output.with_extension("yaml.tmp");
     std::fs::write(&tmp, yaml).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &a.output).with_context(|| format!("writing {}", a.output.display()))?;
+    std::fs::rename(&tmp, &output).with_context(|| format!("writing {}", output.display()))?;
     if a.json {
         let rows: Vec<_> = cal.rows.iter().collect();
         println!(
@@ -152,7 +171,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             cm * 100.0,
             cx * 100.0
         );
-        println!("wrote {}", a.output.display());
+        println!("wrote {}", output.display());
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kvcsim_models::cache::{Admit, BlockId, BlockMeta, FutureUses, PrefixCache};
-use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
+use kvcsim_models::gpu::{Batch, GpuModel};
 use kvcsim_models::routing::{InstanceView, RouteQuery, RoutingPolicy};
 use kvcsim_models::tiers::{HBM, TierHierarchy, TierKind};
 
@@ -111,7 +111,7 @@ pub struct TierTotals {
 struct World {
     reqs: Vec<Req>,
     instances: Vec<Instance>,
-    gpu: RooflineGpuModel,
+    gpu: Box<dyn GpuModel>,
     router: Box<dyn RoutingPolicy>,
     sched: SchedulerConfig,
     block_size: u64,
@@ -140,11 +140,10 @@ pub fn run(
     arrivals: Vec<Arrival>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<RunOutput> {
-    let gpu = RooflineGpuModel::new(
+    let gpu = scenario.gpu_model.build(
         scenario.llm.clone(),
         scenario.gpu.clone(),
         u64::from(scenario.tensor_parallel),
-        scenario.gpu_params.clone(),
     )?;
     let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
     // Belady reads the future: every block's uses at its requests' arrival times.
