@@ -49,14 +49,23 @@ impl NormalEquations {
     /// Adds one row; a non-positive or non-finite time, or a feature vector of the wrong
     /// length, is skipped.
     pub fn add(&mut self, features: &[f64], measured_s: f64) {
+        self.add_weighted(features, measured_s, 1.0);
+    }
+
+    /// Adds one row with weight `w` (its squared relative error counts `w` times).
+    pub fn add_weighted(&mut self, features: &[f64], measured_s: f64, w: f64) {
         let k = self.h.len();
-        if !(measured_s.is_finite() && measured_s > 0.0) || features.len() != k {
+        if !(measured_s.is_finite() && measured_s > 0.0)
+            || features.len() != k
+            || w.is_nan()
+            || w <= 0.0
+        {
             return;
         }
         let a = DVector::from_iterator(k, features.iter().map(|x| x / measured_s));
-        self.g += &a * a.transpose();
-        self.h += &a;
-        self.rows += 1.0;
+        self.g += (&a * a.transpose()) * w;
+        self.h += &a * w;
+        self.rows += w;
     }
 
     /// These rows without `other`'s (a cross-validation fold).
@@ -137,6 +146,36 @@ impl NormalEquations {
     }
 }
 
+/// Floor of a row's |relative error| in [`fit_median`]'s weights (0.1%): rows fitted better
+/// than this weigh no more, so no single row dominates.
+pub const L1_FLOOR: f64 = 1e-3;
+
+/// Coefficients minimising the summed *absolute* relative error `Σ |c·x_i / t_i − 1|` under
+/// the bounds, by iteratively reweighted least squares (weights `1 / max(|r_i|, L1_FLOOR)`)
+/// started at `start`, for `iterations` rounds. Least absolute deviations estimate the
+/// median relative error the validation targets, and one outlying row (a timing hiccup in a
+/// table) pulls it far less than it pulls least squares.
+pub fn fit_median(
+    rows: &[(&[f64], f64)],
+    lower: &[f64],
+    start: Vec<f64>,
+    iterations: usize,
+) -> Vec<f64> {
+    let mut c = start;
+    for _ in 0..iterations {
+        let mut ne = NormalEquations::new(lower.len());
+        for &(x, t) in rows {
+            let r = (dot(&c, x) / t - 1.0).abs();
+            ne.add_weighted(x, t, 1.0 / r.max(L1_FLOOR));
+        }
+        match ne.solve_bounded(lower) {
+            Some(next) => c = next,
+            None => break,
+        }
+    }
+    c
+}
+
 /// Coefficients minimising the summed squared relative error of `c · x_i` against
 /// `measured_s`, subject to `c_j >= lower[j]`. Samples with a non-positive or non-finite time
 /// are skipped. Returns `None` when no sample is usable.
@@ -211,6 +250,24 @@ mod tests {
         assert!(
             (c[0] - 2.0).abs() < 1e-9 && (c[1] - 3.0).abs() < 1e-9,
             "{c:?}"
+        );
+    }
+
+    #[test]
+    fn median_fit_ignores_an_outlier() {
+        // t = 2 + 3 x at x = 1..5, and one row 10x too slow: least squares is pulled, the
+        // median fit returns the line.
+        let mut rows: Vec<(Vec<f64>, f64)> = (1..=5)
+            .map(|x| (vec![1.0, x as f64], 2.0 + 3.0 * x as f64))
+            .collect();
+        rows.push((vec![1.0, 3.0], 110.0));
+        let view: Vec<(&[f64], f64)> = rows.iter().map(|(x, t)| (x.as_slice(), *t)).collect();
+        let samples: Vec<Sample> = rows.iter().map(|(x, t)| sample(x, *t)).collect();
+        let ls = fit_bounded(&samples, &[0.0, 0.0]).unwrap();
+        let l1 = fit_median(&view, &[0.0, 0.0], ls.clone(), 50);
+        assert!(
+            (l1[0] - 2.0).abs() < 0.05 && (l1[1] - 3.0).abs() < 0.05,
+            "{l1:?} (ls {ls:?})"
         );
     }
 

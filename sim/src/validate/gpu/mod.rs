@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kvcsim_models::gpu::RooflineParams;
-use kvcsim_models::gpu::fit::{NormalEquations, dot};
+use kvcsim_models::gpu::fit::{NormalEquations, dot, fit_median};
 use kvcsim_models::gpu::ops::{AllReduceCurve, KernelCurve};
 use kvcsim_models::hardware::load_gpu;
+use rayon::prelude::*;
 use statrs::statistics::{Data, Median, OrderStatistics};
 
 pub use observe::{Class, Framework};
@@ -97,7 +98,13 @@ pub struct LayerResult {
     pub cv_tp_s: Option<f64>,
 }
 
-/// Fits one unit and its cross-validation folds.
+/// Rounds of reweighting of the median (least-absolute-deviation) fit of a whole unit.
+const FIT_ROUNDS: usize = 30;
+/// Rounds for a cross-validation fold, started from the whole unit's fit.
+const FOLD_ROUNDS: usize = 6;
+
+/// Fits one unit (least squares, then [`fit_median`] from there) and its cross-validation
+/// folds.
 pub fn evaluate(unit: &Unit) -> UnitResult {
     let lower = unit.class.lower_bounds();
     let k = lower.len();
@@ -105,30 +112,31 @@ pub fn evaluate(unit: &Unit) -> UnitResult {
     for o in &unit.obs {
         total.add(&o.x, o.t);
     }
-    let coef = total.solve_bounded(lower);
-    let cv = |key: &dyn Fn(&Obs) -> Option<String>| -> Vec<Option<f64>> {
-        let mut groups: BTreeMap<String, NormalEquations> = BTreeMap::new();
-        for o in &unit.obs {
-            if let Some(g) = key(o) {
-                groups
-                    .entry(g)
-                    .or_insert_with(|| NormalEquations::new(k))
-                    .add(&o.x, o.t);
-            }
-        }
-        if groups.len() < 2 {
-            return vec![None; unit.obs.len()];
-        }
-        let fold: BTreeMap<&String, Option<Vec<f64>>> = groups
+    let rows_of = |keep: &(dyn Fn(&Obs) -> bool + Sync)| -> Vec<(&[f64], f64)> {
+        unit.obs
             .iter()
-            .map(|(g, ne)| (g, total.without(ne).solve_bounded(lower)))
+            .filter(|o| keep(o) && o.t > 0.0 && o.t.is_finite())
+            .map(|o| (o.x.as_slice(), o.t))
+            .collect()
+    };
+    let coef = total
+        .solve_bounded(lower)
+        .map(|ls| fit_median(&rows_of(&|_| true), lower, ls, FIT_ROUNDS));
+    let cv = |key: &(dyn Fn(&Obs) -> Option<String> + Sync)| -> Vec<Option<f64>> {
+        let groups: std::collections::BTreeSet<String> = unit.obs.iter().filter_map(key).collect();
+        let Some(start) = coef.as_ref().filter(|_| groups.len() >= 2) else {
+            return vec![None; unit.obs.len()];
+        };
+        let fold: BTreeMap<&String, Vec<f64>> = groups
+            .par_iter()
+            .map(|g| {
+                let rows = rows_of(&|o| key(o).as_ref() != Some(g));
+                (g, fit_median(&rows, lower, start.clone(), FOLD_ROUNDS))
+            })
             .collect();
         unit.obs
             .iter()
-            .map(|o| {
-                let g = key(o)?;
-                fold.get(&g)?.as_ref().map(|c| dot(c, &o.x))
-            })
+            .map(|o| fold.get(&key(o)?).map(|c| dot(c, &o.x)))
             .collect()
     };
     let cv_model = cv(&|o: &Obs| (!o.model.is_empty()).then(|| o.model.clone()));
@@ -163,7 +171,7 @@ pub fn validate(data: &Path, framework: Framework) -> anyhow::Result<Validation>
     for gpu in &observe::GPUS {
         let spec = load_gpu(gpu.3)?;
         let (gpu_units, gpu_layers) = observe::gpu_units(data, gpu, &spec, framework)?;
-        let results: Vec<UnitResult> = gpu_units.iter().map(evaluate).collect();
+        let results: Vec<UnitResult> = gpu_units.par_iter().map(evaluate).collect();
         layers.extend(layer_sums(gpu.3, &results, gpu_layers));
         units.extend(results);
     }
