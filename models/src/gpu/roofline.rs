@@ -370,7 +370,7 @@ impl RooflineGpuModel {
         params.validate()?;
         Ok(RooflineGpuModel {
             shape: LayerShape::of(&llm, tp),
-            peaks: gpu.peaks(),
+            peaks: gpu.peaks_for_weight_bytes(llm.dtype_bytes),
             llm,
             gpu,
             tp,
@@ -608,6 +608,26 @@ mod tests {
         let b = m.breakdown(&Batch::decode([100]));
         assert_close(b.launch_s, 0.355);
         assert_close(b.total_s(), 0.355);
+    }
+
+    /// FP8 weights and KV (`dtype_bytes: 1`) on H100: every GEMM byte halves and the FP8 peak
+    /// (1,979 TFLOP/s) doubles the BF16 one, so under a bare roofline GEMM time halves exactly;
+    /// on A100 (no FP8 tensor cores) only the bytes halve.
+    #[test]
+    fn fp8_weights_use_the_fp8_peak() {
+        let llm = load_llm("llama-3.1-8b").unwrap();
+        let mut fp8 = llm.clone();
+        fp8.dtype_bytes = 1;
+        let gemm = |llm: &LlmSpec, gpu: &str| {
+            let g = load_gpu(gpu).unwrap();
+            RooflineGpuModel::new(llm.clone(), g, 1, bare())
+                .unwrap()
+                .breakdown(&Batch::prefill(8192, 0))
+                .gemm_s
+        };
+        assert_close(gemm(&fp8, "h100-sxm") / gemm(&llm, "h100-sxm"), 0.5);
+        let a100 = gemm(&fp8, "a100-80gb") / gemm(&llm, "a100-80gb");
+        assert!(a100 > 0.5 && a100 < 1.0, "{a100}");
     }
 
     #[test]
