@@ -80,8 +80,24 @@ pub struct GpuArgs {
     json: bool,
 }
 
-/// Runs `kvcsim bench gpu`. Rows come in the order the shapes were given: prefills first
-/// as listed, then decodes (clap groups each flag's values).
+/// The order of the `--prefill` (true) and `--decode` (false) flags on a command line: clap
+/// keeps each flag's values apart, the rows follow the order the user gave.
+fn flag_order(args: impl IntoIterator<Item = String>) -> Vec<bool> {
+    args.into_iter()
+        .take_while(|a| a != "--")
+        .filter_map(|a| {
+            if a == "--prefill" || a.starts_with("--prefill=") {
+                Some(true)
+            } else if a == "--decode" || a.starts_with("--decode=") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Runs `kvcsim bench gpu`: one row per shape, in the order given.
 pub fn run(a: GpuArgs) -> anyhow::Result<()> {
     let llm = load_llm(&a.model).map_err(|e| input_error(format!("--model: {e}")))?;
     let gpu = load_gpu(&a.gpu).map_err(|e| input_error(format!("--gpu: {e}")))?;
@@ -98,24 +114,28 @@ pub fn run(a: GpuArgs) -> anyhow::Result<()> {
     let model = RooflineGpuModel::new(llm, gpu, a.tp, config.roofline().clone())
         .map_err(|e| input_error(e.to_string()))?;
     let mut rows = Vec::new();
-    let shapes = a
-        .prefill
-        .iter()
-        .map(|p| {
-            (
-                "prefill",
-                Batch::prefill(p.new, p.cached),
-                p.new,
-                p.cached,
-                1,
-                p.cached,
-            )
-        })
-        .chain(a.decode.iter().map(|d| {
-            let mut b = Batch::new();
-            b.push_decodes(d.batch, d.batch * d.context);
-            ("decode", b, d.batch, d.context, d.batch, d.context)
-        }));
+    let order = flag_order(std::env::args());
+    let (mut prefills, mut decodes) = (a.prefill.iter(), a.decode.iter());
+    let shapes = order.iter().filter_map(|is_prefill| {
+        if *is_prefill {
+            prefills.next().map(|p| {
+                (
+                    "prefill",
+                    Batch::prefill(p.new, p.cached),
+                    p.new,
+                    p.cached,
+                    1,
+                    p.cached,
+                )
+            })
+        } else {
+            decodes.next().map(|d| {
+                let mut b = Batch::new();
+                b.push_decodes(d.batch, d.batch * d.context);
+                ("decode", b, d.batch, d.context, d.batch, d.context)
+            })
+        }
+    });
     for (kind, batch, new, cached, seqs, context) in shapes {
         let b = model.breakdown(&batch);
         let parts: serde_json::Map<String, serde_json::Value> = b
@@ -191,5 +211,23 @@ mod tests {
         assert!(parse_prefill("a+1").unwrap_err().contains("`a`"));
         assert!(parse_decode("32").unwrap_err().contains("BATCHxCONTEXT"));
         assert!(parse_decode("0x10").unwrap_err().contains("BATCH 0"));
+    }
+
+    #[test]
+    fn flags_keep_their_order() {
+        let args = [
+            "kvcsim",
+            "bench",
+            "gpu",
+            "--decode",
+            "1x1",
+            "--prefill=8",
+            "--prefill",
+            "9",
+        ];
+        assert_eq!(
+            flag_order(args.iter().map(|s| s.to_string())),
+            vec![false, true, true]
+        );
     }
 }
