@@ -16,8 +16,8 @@ pub struct CalibrateGpuArgs {
     /// GPU profile with measured tables: a100-80gb or h100-sxm.
     #[arg(long)]
     gpu: String,
-    /// Fit the linear and element-wise curves to this model's Vidur tables only (a substring
-    /// of the folder, e.g. `Llama-2-70b`); default: every model of the GPU.
+    /// Model profile (`llama-2-70b`, ...): fit the linear and element-wise curves to its Vidur
+    /// tables only, and model `--measurements` with it. Default: every model of the GPU.
     #[arg(long)]
     model: Option<String>,
     /// The measured tables (vidur/ and aiconfigurator/).
@@ -26,6 +26,11 @@ pub struct CalibrateGpuArgs {
     /// Framework whose AIConfigurator attention and all-reduce tables are used.
     #[arg(long, value_enum, default_value = "vllm")]
     framework: Framework,
+    /// End-to-end step times of your serving stack (CSV: kind, tp, batch, new_tokens,
+    /// cached_tokens, context_tokens, time_ms); fits `cpu.per_iteration_s` on top of the
+    /// operator fit. Needs --model.
+    #[arg(long)]
+    measurements: Option<PathBuf>,
     /// Where to write the profile (YAML).
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -61,9 +66,38 @@ pub fn run(a: CalibrateGpuArgs) -> anyhow::Result<()> {
     }
     let mut v = gpu::validate(&a.data, a.framework)?;
     if let Some(model) = &a.model {
-        v = gpu::restrict_to_model(&a.data, a.framework, &a.gpu, model)?;
+        match gpu::restrict_to_model(&a.data, a.framework, &a.gpu, model) {
+            Ok(only) => v = only,
+            Err(e) if a.measurements.is_some() => {
+                eprintln!("note: {e:#}; the operator curves are fitted on every model");
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let (params, fitted) = gpu::profile_params(&v, &a.gpu)?;
+    let (mut params, mut fitted) = gpu::profile_params(&v, &a.gpu)?;
+    let mut host_note = None;
+    if let Some(path) = &a.measurements {
+        let Some(model) = &a.model else {
+            return Err(input_error(
+                "--measurements needs --model (the served model profile)",
+            ));
+        };
+        let llm = kvcsim_models::hardware::load_llm(model)
+            .map_err(|e| input_error(format!("--model: {e}")))?;
+        let spec = kvcsim_models::hardware::load_gpu(&a.gpu)?;
+        let steps =
+            gpu::data::read_step_measurements(path).map_err(|e| input_error(e.to_string()))?;
+        let (s, before, after) = gpu::fit_host_cost(&mut params, &llm, &spec, &steps)?;
+        fitted.push(format!("cpu.per_iteration_s: {}", path.display()));
+        host_note = Some(format!(
+            "# cpu.per_iteration_s = {:.1} us fitted to {} steps of {}: median |rel err| {:.1}% before, {:.1}% after.\n",
+            s * 1e6,
+            steps.len(),
+            path.display(),
+            100.0 * before,
+            100.0 * after
+        ));
+    }
     let config = GpuModelConfig::Roofline(params);
     let mut args: Vec<String> = std::env::args().collect();
     if let Some(first) = args.first_mut() {
@@ -81,8 +115,11 @@ pub fn run(a: CalibrateGpuArgs) -> anyhow::Result<()> {
     for f in &fitted {
         header.push_str(&format!("#   {f}\n"));
     }
+    if let Some(note) = &host_note {
+        header.push_str(note);
+    }
     header.push_str(
-        "# Not calibrated (no table measures them): cpu.* keep RooflineParams' published defaults.\n\
+        "# Not calibrated by the operator tables: cpu.* (RooflineParams' published defaults unless fitted above).\n\
          # Fit errors, median |rel err| (fit / leave-one-model-out / leave-one-TP-out):\n",
     );
     let used = |u: &gpu::UnitResult| {

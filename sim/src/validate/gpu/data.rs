@@ -313,6 +313,78 @@ pub fn read_vidur_layers(path: &Path) -> Result<Vec<VidurLayerRow>, DataError> {
     Ok(rows)
 }
 
+/// One end-to-end step a user logged from a serving stack (`calibrate gpu --measurements`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRow {
+    /// CSV line.
+    pub line: u64,
+    /// Prefill (true) or decode step.
+    pub prefill: bool,
+    /// Tensor-parallel degree.
+    pub tp: u64,
+    /// Sequences of this one shape in the step.
+    pub batch: u64,
+    /// Per sequence: new tokens (prefill).
+    pub new_tokens: u64,
+    /// Per sequence: cached tokens reused (prefill).
+    pub cached_tokens: u64,
+    /// Per sequence: tokens of KV context (decode).
+    pub context_tokens: u64,
+    /// Seconds of the whole step.
+    pub time_s: f64,
+}
+
+/// Reads a step-time CSV: columns `kind` (prefill|decode), `tp`, `batch`, `new_tokens`,
+/// `cached_tokens` (prefill), `context_tokens` (decode), `time_ms`. Cells a kind does not use
+/// may be empty.
+pub fn read_step_measurements(path: &Path) -> Result<Vec<StepRow>, DataError> {
+    let t = CsvTable::read(path)?;
+    let col = |n| t.column(n);
+    let (kind, tp, batch, new, cached, context, time) = (
+        col("kind")?,
+        col("tp")?,
+        col("batch")?,
+        col("new_tokens")?,
+        col("cached_tokens")?,
+        col("context_tokens")?,
+        col("time_ms")?,
+    );
+    let mut rows = Vec::new();
+    for rec in &t.records {
+        let prefill = match rec.1.get(kind).unwrap_or("").trim() {
+            "prefill" => true,
+            "decode" => false,
+            other => return Err(t.bad(rec.0, "kind", other, "must be prefill or decode")),
+        };
+        let zero_if_empty = |c: usize, name: &str| -> Result<u64, DataError> {
+            if rec.1.get(c).unwrap_or("").trim().is_empty() {
+                Ok(0)
+            } else {
+                Ok(t.number(rec, c, name)? as u64)
+            }
+        };
+        let row = StepRow {
+            line: rec.0,
+            prefill,
+            tp: t.count(rec, tp, "tp")?,
+            batch: t.count(rec, batch, "batch")?,
+            new_tokens: if prefill {
+                t.count(rec, new, "new_tokens")?
+            } else {
+                0
+            },
+            cached_tokens: zero_if_empty(cached, "cached_tokens")?,
+            context_tokens: zero_if_empty(context, "context_tokens")?,
+            time_s: t.number(rec, time, "time_ms")? * 1e-3,
+        };
+        if row.time_s <= 0.0 {
+            return Err(t.bad(rec.0, "time_ms", "0", "must be positive"));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 /// Reads a Vidur `all_reduce.csv` (NCCL, eager, `size` in bytes, ms). Only groups that sit
 /// on one node (`devices_per_node == num_workers`) are kept: tensor parallelism stays in a
 /// node.
@@ -686,6 +758,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("none.csv"), "{msg}");
+    }
+
+    #[test]
+    fn step_measurements_read_and_errors_name_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("steps.csv");
+        std::fs::write(
+            &p,
+            "kind,tp,batch,new_tokens,cached_tokens,context_tokens,time_ms\nprefill,2,1,128,0,,12.5\ndecode,2,8,,,1000,9\n",
+        )
+        .unwrap();
+        let rows = read_step_measurements(&p).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].prefill && rows[0].new_tokens == 128 && rows[0].time_s == 0.0125);
+        assert!(!rows[1].prefill && rows[1].context_tokens == 1000 && rows[1].batch == 8);
+        std::fs::write(
+            &p,
+            "kind,tp,batch,new_tokens,cached_tokens,context_tokens,time_ms\nprefil,2,1,128,0,,12.5\n",
+        )
+        .unwrap();
+        let msg = read_step_measurements(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("line 2") && msg.contains("`kind`") && msg.contains("prefil"),
+            "{msg}"
+        );
     }
 
     #[test]

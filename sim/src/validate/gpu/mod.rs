@@ -183,8 +183,16 @@ pub fn validate(data: &Path, framework: Framework) -> anyhow::Result<Validation>
     Ok(Validation { units, layers })
 }
 
+/// Whether a Vidur model folder (`meta-llama/Llama-2-70b-hf`) holds the model profile `name`
+/// (`llama-2-70b`): case-insensitively, the folder ends with the name or has it followed by `-`
+/// (so `llama-2-7b` is not `Llama-2-70b-hf`).
+pub fn folder_is_model(folder: &str, name: &str) -> bool {
+    let (f, n) = (folder.to_lowercase(), name.to_lowercase());
+    f.ends_with(&n) || f.contains(&format!("{n}-"))
+}
+
 /// [`validate`] of one GPU whose Vidur (linear and element-wise) rows are only those of the
-/// model folders containing `model`.
+/// model profile `model` ([`folder_is_model`]).
 pub fn restrict_to_model(
     data: &Path,
     framework: Framework,
@@ -203,9 +211,9 @@ pub fn restrict_to_model(
         .filter(|u| u.source.starts_with("vidur") && u.class != Class::AllReduce)
     {
         models.extend(u.obs.iter().map(|o| o.model.clone()));
-        u.obs.retain(|o| o.model.contains(model));
+        u.obs.retain(|o| folder_is_model(&o.model, model));
     }
-    if !layers.iter().any(|l| l.model.contains(model)) {
+    if !layers.iter().any(|l| folder_is_model(&l.model, model)) {
         return Err(crate::error::input_error(format!(
             "--model {model}: no Vidur tables of such a model for {gpu}; models: {}",
             models.into_iter().collect::<Vec<_>>().join(", ")
@@ -214,7 +222,7 @@ pub fn restrict_to_model(
     units.retain(|u| !u.obs.is_empty());
     let results: Vec<UnitResult> = units.iter().map(evaluate).collect();
     let mut layers = layer_sums(gpu, &results, layers);
-    layers.retain(|l| l.layer.model.contains(model));
+    layers.retain(|l| folder_is_model(&l.layer.model, model));
     Ok(Validation {
         units: results,
         layers,
@@ -273,6 +281,49 @@ pub fn unit_errors(u: &UnitResult) -> (Option<f64>, Option<f64>, Option<f64>, Op
         .filter_map(|r| r.cv_tp_s.map(|p| r.error(p)))
         .collect();
     (median(fit.clone()), p90(fit), median(cvm), median(cvt))
+}
+
+/// The host cost fitted to end-to-end steps: `cpu.per_iteration_s` is the median over the
+/// steps of `measured − modelled with per_iteration_s = 0` (the least-absolute-deviation
+/// estimate of a constant), floored at 0. Returns the fitted seconds and the median
+/// |relative error| of the steps before (with `params` as given) and after.
+pub fn fit_host_cost(
+    params: &mut RooflineParams,
+    llm: &kvcsim_models::hardware::LlmSpec,
+    gpu: &kvcsim_models::hardware::GpuSpec,
+    steps: &[data::StepRow],
+) -> anyhow::Result<(f64, f64, f64)> {
+    use kvcsim_models::gpu::{Batch, GpuModel, RooflineGpuModel};
+    anyhow::ensure!(!steps.is_empty(), "--measurements holds no steps");
+    let model_at = |p: &RooflineParams, row: &data::StepRow| -> anyhow::Result<f64> {
+        let m = RooflineGpuModel::new(llm.clone(), gpu.clone(), row.tp, p.clone())?;
+        let mut b = Batch::new();
+        if row.prefill {
+            for _ in 0..row.batch {
+                b.push_prefill(row.new_tokens, row.cached_tokens);
+            }
+        } else {
+            b.push_decodes(row.batch, row.batch * row.context_tokens);
+        }
+        Ok(m.iteration_time(&b))
+    };
+    let err = |p: &RooflineParams| -> anyhow::Result<f64> {
+        let e = steps
+            .iter()
+            .map(|r| Ok((model_at(p, r)? / r.time_s - 1.0).abs()))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        Ok(median(e).unwrap_or(f64::NAN))
+    };
+    let before = err(params)?;
+    let mut bare = params.clone();
+    bare.cpu.per_iteration_s = 0.0;
+    let residuals = steps
+        .iter()
+        .map(|r| Ok(r.time_s - model_at(&bare, r)?))
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    let fitted = median(residuals).unwrap_or(0.0).max(0.0);
+    params.cpu.per_iteration_s = fitted;
+    Ok((fitted, before, err(params)?))
 }
 
 /// Which units' sources a profile slot takes.
@@ -365,6 +416,18 @@ mod tests {
         }
         let (fit, _, cvm, cvt) = unit_errors(&r);
         assert!(fit.unwrap() < 1e-9 && cvm.unwrap() < 1e-9 && cvt.unwrap() < 1e-9);
+    }
+
+    #[test]
+    fn model_profiles_find_their_folders() {
+        assert!(folder_is_model("meta-llama/Llama-2-70b-hf", "llama-2-70b"));
+        assert!(folder_is_model("meta-llama/Llama-2-7b-hf", "llama-2-7b"));
+        assert!(!folder_is_model("meta-llama/Llama-2-70b-hf", "llama-2-7b"));
+        assert!(folder_is_model("meta-llama/Meta-Llama-3-8B", "llama-3-8b"));
+        assert!(!folder_is_model(
+            "meta-llama/Meta-Llama-3-8B",
+            "llama-3.1-8b"
+        ));
     }
 
     #[test]
