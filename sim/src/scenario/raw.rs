@@ -139,13 +139,26 @@ impl Default for RawCluster {
 }
 
 /// `cluster.gpu_model`: a profile name or path, or the model inline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum RawGpuModel {
     /// A built-in profile name or a YAML path.
     Profile(String),
     /// The model and its parameters.
     Inline(Box<GpuModelConfig>),
+}
+
+impl<'de> Deserialize<'de> for RawGpuModel {
+    /// A string is a profile; anything else must be a [`GpuModelConfig`], whose own error
+    /// (missing or unknown field, unknown kind) is reported.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::String(s) => Ok(RawGpuModel::Profile(s)),
+            other => serde_norway::from_value::<GpuModelConfig>(other)
+                .map(|c| RawGpuModel::Inline(Box::new(c)))
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// Continuous-batching scheduler of one instance (vLLM-style).

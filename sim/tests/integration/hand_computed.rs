@@ -221,3 +221,33 @@ fn a_load_is_served_before_the_admission_s_own_victims_move_down() {
     assert_eq!((recs[3].dram_hit_blocks, recs[3].cached_tokens), (1, 15));
     assert!(recs[3].load_ns > 0);
 }
+
+#[test]
+fn gpu_model_defaults_to_the_gpus_calibrated_profile_and_errors_name_the_field() {
+    use kvcsim_models::hardware::{load_gpu, load_gpu_model};
+    let base =
+        "seed: 1\nworkload:\n  synthetic: {}\nmodel: llama-3.1-8b\ncluster:\n  gpu: a100-80gb\n";
+    let s = load_str(base, "t.yaml", Path::new(""), &[]).unwrap();
+    assert_eq!(s.gpu_model, load_gpu_model("a100-80gb").unwrap());
+    // H200 has no tables: H100's curves stand in.
+    let h200 = base.replace("a100-80gb", "h200");
+    let s = load_str(&h200, "t.yaml", Path::new(""), &[]).unwrap();
+    assert_eq!(s.gpu_model, load_gpu_model("h100-sxm").unwrap());
+    assert!(load_gpu("h200").unwrap().fp8_dense_flops_per_s.is_some());
+    let named = format!("{base}  gpu_model: h100-sxm\n");
+    let s = load_str(&named, "t.yaml", Path::new(""), &[]).unwrap();
+    assert_eq!(s.gpu_model, load_gpu_model("h100-sxm").unwrap());
+    for (bad, says) in [
+        ("  gpu_model: nope\n", "unknown GPU model profile `nope`"),
+        ("  gpu_model: {kind: roofline}\n", "missing field `gemm`"),
+        ("  gpu_model: {kind: magic}\n", "unknown variant `magic`"),
+    ] {
+        let err = load_str(&format!("{base}{bad}"), "t.yaml", Path::new(""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cluster.gpu_model") && err.contains(says),
+            "{err}"
+        );
+    }
+}
