@@ -44,6 +44,7 @@ user_fault_by_method!(
     crate::sweep::SweepError,
     crate::output::OutputError,
     crate::limits::LimitError,
+    crate::validate::gpu::data::DataError,
     kvcsim_traces::TraceError,
     kvcsim_traces::synth::SpecError,
     kvcsim_traces::stats::CapacityParseError,

@@ -10,15 +10,23 @@
 //!   Batch { prefills: [(new, cached), ..], decodes: [context, ..] }
 //!            │
 //!            ▼  GpuModel::iteration_time
-//!   seconds = linear + attention + all-reduce + overhead      (RooflineGpuModel)
+//!   seconds = host + max(Σ kernels + all-reduces, launches)    (RooflineGpuModel)
 //! ```
 //!
-//! [`RooflineGpuModel`] is the analytical implementation; a calibrated table of measured
-//! iteration times can implement the same trait later.
+//! [`RooflineGpuModel`] sums per-kernel rooflines whose efficiencies depend on shape
+//! ([`ops`]); [`fit`] fits their curves to measured operator tables (`kvcsim calibrate gpu`).
 
+pub mod fit;
+pub mod ops;
+mod profile;
 mod roofline;
 
-pub use roofline::{IterationBreakdown, RooflineGpuModel, RooflineParams};
+pub use profile::GpuModelConfig;
+
+pub use roofline::{
+    CpuCost, IterationBreakdown, LAYER_KERNELS, LayerKernel, LayerShape, RooflineGpuModel,
+    RooflineParams, curve_of,
+};
 
 /// Part of one request's prompt that an iteration computes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn embedded_profiles_match_their_architecture() {
-        for name in ["llama-3.1-8b", "llama-3.1-70b", "qwen2.5-32b"] {
+        for name in crate::hardware::builtin_llm_names() {
             let m = load_llm(name).unwrap();
             let arch = architecture_parameters(&m) as f64;
             let rel = (arch - m.parameters as f64).abs() / m.parameters as f64;

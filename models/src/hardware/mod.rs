@@ -41,7 +41,45 @@ const EMBEDDED_LLMS: &[(&str, &str)] = &[
         "qwen2.5-32b",
         include_str!("../../../scenarios/hardware/models/qwen2.5-32b.yaml"),
     ),
+    (
+        "llama-2-7b",
+        include_str!("../../../scenarios/hardware/models/llama-2-7b.yaml"),
+    ),
+    (
+        "llama-2-70b",
+        include_str!("../../../scenarios/hardware/models/llama-2-70b.yaml"),
+    ),
+    (
+        "llama-3-8b",
+        include_str!("../../../scenarios/hardware/models/llama-3-8b.yaml"),
+    ),
+    (
+        "llama-3-70b",
+        include_str!("../../../scenarios/hardware/models/llama-3-70b.yaml"),
+    ),
+    (
+        "qwen3-32b",
+        include_str!("../../../scenarios/hardware/models/qwen3-32b.yaml"),
+    ),
 ];
+
+/// Built-in GPU model profiles, calibrated by `kvcsim calibrate gpu` (the command is in each
+/// file's header): (GPU profile name, YAML text).
+const EMBEDDED_GPU_MODELS: &[(&str, &str)] = &[
+    (
+        "a100-80gb",
+        include_str!("../../../scenarios/hardware/gpu-models/a100-80gb.yaml"),
+    ),
+    (
+        "h100-sxm",
+        include_str!("../../../scenarios/hardware/gpu-models/h100-sxm.yaml"),
+    ),
+];
+
+/// The GPU whose calibrated curves stand in for a GPU without measured tables (H200, B200):
+/// its efficiencies are fractions of the datasheet peaks, so they carry over to a part with
+/// other peaks; how well is unvalidated.
+pub const FALLBACK_GPU_MODEL: &str = "h100-sxm";
 
 /// Built-in GPU profiles: (name, YAML text).
 const EMBEDDED_GPUS: &[(&str, &str)] = &[
@@ -171,6 +209,28 @@ pub fn load_gpu(name_or_path: &str) -> Result<GpuSpec, HardwareError> {
     Ok(spec)
 }
 
+/// Loads a GPU model profile (`cluster.gpu_model`, `bench gpu --gpu-model`): a bare name is a
+/// built-in calibrated profile (`a100-80gb`, `h100-sxm`), a path ending in `.yaml`/`.yml`
+/// loads that file. The result is validated.
+pub fn load_gpu_model(name_or_path: &str) -> Result<crate::gpu::GpuModelConfig, HardwareError> {
+    let config: crate::gpu::GpuModelConfig = load("GPU model", EMBEDDED_GPU_MODELS, name_or_path)?;
+    config
+        .validate()
+        .map_err(|source| invalid(name_or_path, source))?;
+    Ok(config)
+}
+
+/// The default GPU model of `gpu`: its calibrated built-in profile, or that of
+/// [`FALLBACK_GPU_MODEL`] for a GPU without one.
+pub fn default_gpu_model(gpu: &GpuSpec) -> crate::gpu::GpuModelConfig {
+    let name = if EMBEDDED_GPU_MODELS.iter().any(|(n, _)| *n == gpu.name) {
+        gpu.name.as_str()
+    } else {
+        FALLBACK_GPU_MODEL
+    };
+    load_gpu_model(name).expect("built-in GPU model profiles parse (tested)")
+}
+
 /// Names of the built-in model profiles.
 pub fn builtin_llm_names() -> impl Iterator<Item = &'static str> {
     EMBEDDED_LLMS.iter().map(|(name, _)| *name)
@@ -279,6 +339,12 @@ mod tests {
         for name in builtin_gpu_names() {
             let spec = load_gpu(name).unwrap();
             assert_eq!(spec.name, name, "profile name must match its key");
+            // Every GPU has a default GPU model, its own or the fallback's.
+            default_gpu_model(&spec).validate().unwrap();
+        }
+        for (name, _) in EMBEDDED_GPU_MODELS {
+            assert!(builtin_gpu_names().any(|g| g == *name), "{name}");
+            load_gpu_model(name).unwrap();
         }
     }
 

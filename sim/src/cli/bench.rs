@@ -14,6 +14,9 @@ pub enum BenchCommand {
     /// A KV metadata backend (Redis, Sherman, CHIME, prefix index) under closed-loop YCSB-C,
     /// YCSB-E or trace load: Mops and latency percentiles.
     Metadata(super::bench_metadata::MetadataArgs),
+    /// Modelled GPU iteration times of given prefill and decode shapes, with their breakdown
+    /// by operator class.
+    Gpu(super::bench_gpu::GpuArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +43,7 @@ pub fn run(cmd: BenchCommand, limits: Limits) -> crate::error::Result<()> {
     match cmd {
         BenchCommand::Rdma(a) => super::bench_rdma::run(a, limits),
         BenchCommand::Metadata(a) => super::bench_metadata::run(a, limits),
+        BenchCommand::Gpu(a) => super::bench_gpu::run(a),
         BenchCommand::Engine(a) => {
             // The hold model needs at least one pending event (it pops one to schedule one).
             for &p in &a.pending {

@@ -9,15 +9,20 @@ use kvcsim_models::perftest::{calibrate, error_summary, parse_perftest};
 
 use crate::error::input_error;
 
-/// Arguments of `kvcsim calibrate`.
+/// Arguments of `kvcsim calibrate`: a network profile from perftest outputs, or
+/// `calibrate gpu`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CalibrateArgs {
+    /// `gpu`: fit the GPU model to measured operator tables instead.
+    #[command(subcommand)]
+    what: Option<CalibrateCommand>,
     /// perftest text outputs (client side, or interleaved server + client).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Where to write the fitted profile (YAML).
-    #[arg(short = 'o', long = "output")]
-    output: PathBuf,
+    #[arg(short = 'o', long = "output", required = true)]
+    output: Option<PathBuf>,
     /// Profile whose values the data do not constrain are kept (default: generic IB defaults).
     #[arg(long)]
     base: Option<PathBuf>,
@@ -29,8 +34,22 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+/// What else `calibrate` fits.
+#[derive(Debug, clap::Subcommand)]
+pub enum CalibrateCommand {
+    /// Fit the GPU model's operator curves to measured tables (../shared/gpu) and write a
+    /// profile for `cluster.gpu_model` / `bench gpu --gpu-model`.
+    Gpu(super::calibrate_gpu::CalibrateGpuArgs),
+}
+
 /// Runs `kvcsim calibrate`.
 pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
+    if let Some(CalibrateCommand::Gpu(g)) = a.what {
+        return super::calibrate_gpu::run(g);
+    }
+    let Some(output) = a.output.clone() else {
+        return Err(input_error("calibrate needs -o PROFILE.yaml"));
+    };
     let base = match &a.base {
         Some(p) => {
             NetworkProfile::load(p).with_context(|| format!("loading --base {}", p.display()))?
@@ -49,14 +68,14 @@ pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
         );
         files.push((name, runs));
     }
-    if a.output.is_dir() {
+    if output.is_dir() {
         return Err(input_error(format!(
             "-o {}: is a folder; give the profile's file name, e.g. {}",
-            a.output.display(),
-            a.output.join("calibrated.yaml").display()
+            output.display(),
+            output.join("calibrated.yaml").display()
         )));
     }
-    if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty())
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()
     {
         return Err(input_error(format!(
@@ -67,7 +86,7 @@ pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
     let cal = calibrate(&base, &files);
     let mut profile = cal.profile.clone();
     profile.name = a.name.clone().unwrap_or_else(|| {
-        a.output
+        output
             .file_stem()
             .map_or("calibrated".into(), |s| s.to_string_lossy().to_string())
     });
@@ -102,7 +121,7 @@ pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
         profile.to_yaml()
     );
     // Through a temporary file and a rename; a folder as `-o` is refused naming it (exit 2).
-    crate::output::write_text_atomic(&a.output, &yaml)?;
+    crate::output::write_text_atomic(&output, &yaml)?;
     if a.json {
         let rows: Vec<_> = cal.rows.iter().collect();
         println!(
@@ -158,7 +177,7 @@ pub fn run(a: CalibrateArgs) -> crate::error::Result<()> {
             cm * 100.0,
             cx * 100.0
         );
-        println!("wrote {}", a.output.display());
+        println!("wrote {}", output.display());
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! The clap front end. Thin: parses arguments, calls the library, maps errors to exit codes.
 
 mod bench;
+mod bench_gpu;
 mod bench_metadata;
 mod bench_rdma;
 mod cache;
 mod calibrate;
+mod calibrate_gpu;
 mod plan;
 mod report;
 mod run;

@@ -18,7 +18,7 @@ mod typed;
 use std::path::{Path, PathBuf};
 
 use kvcsim_models::cache::{EvictionConfig, MemoryReserve, capacity_from_hbm};
-use kvcsim_models::gpu::RooflineParams;
+use kvcsim_models::gpu::GpuModelConfig;
 use kvcsim_models::hardware::{self, GpuSpec, LlmSpec};
 use kvcsim_models::routing::RoutingConfig;
 use kvcsim_models::tiers::TierSetup;
@@ -162,8 +162,8 @@ pub struct Scenario {
     pub gpu: GpuSpec,
     /// GPUs per instance.
     pub tensor_parallel: u32,
-    /// Roofline efficiency factors.
-    pub gpu_params: RooflineParams,
+    /// The GPU execution model of every instance.
+    pub gpu_model: GpuModelConfig,
     /// Number of instances.
     pub instances: u32,
     /// Scheduler limits.
@@ -391,9 +391,17 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
         "cluster.tensor_parallel",
         u64::from(c.tensor_parallel),
     )? as u32;
-    c.gpu_model
-        .validate()
-        .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?;
+    let gpu_model = match &c.gpu_model {
+        None => hardware::default_gpu_model(&gpu),
+        Some(raw::RawGpuModel::Profile(name)) => hardware::load_gpu_model(name)
+            .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?,
+        Some(raw::RawGpuModel::Inline(config)) => {
+            config
+                .validate()
+                .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?;
+            (**config).clone()
+        }
+    };
     let s = &c.scheduler;
     let scheduler = SchedulerConfig {
         kind: s.kind,
@@ -516,7 +524,7 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
         llm,
         gpu,
         tensor_parallel: tp,
-        gpu_params: c.gpu_model.clone(),
+        gpu_model,
         instances,
         scheduler,
         router: raw.router,

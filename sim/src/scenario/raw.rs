@@ -13,7 +13,7 @@
 //! ```
 
 use kvcsim_models::cache::EvictionConfig;
-use kvcsim_models::gpu::RooflineParams;
+use kvcsim_models::gpu::GpuModelConfig;
 use kvcsim_models::routing::RoutingConfig;
 use kvcsim_models::tiers::{LinkConfig, LoadOverlap, PlacementConfig, TierConfig};
 use kvcsim_traces::synth::SynthSpec;
@@ -119,9 +119,12 @@ pub struct RawCluster {
     /// GPUs per instance (tensor parallelism). Default 1.
     #[serde(default = "one_u32")]
     pub tensor_parallel: u32,
-    /// Efficiency factors of the roofline GPU model (see `kvcsim_models::gpu`).
-    #[serde(default)]
-    pub gpu_model: RooflineParams,
+    /// GPU execution model: a profile (a built-in calibrated name, `h100-sxm` or
+    /// `a100-80gb`, or a YAML path written by `kvcsim calibrate gpu`), or inline
+    /// `{kind: roofline, ...}`. Default: the calibrated profile of `gpu` (H100's for a GPU
+    /// without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_model: Option<RawGpuModel>,
     /// Iteration scheduler of each instance.
     #[serde(default)]
     pub scheduler: RawScheduler,
@@ -133,8 +136,31 @@ impl Default for RawCluster {
             instances: 1,
             gpu: default_gpu(),
             tensor_parallel: 1,
-            gpu_model: RooflineParams::default(),
+            gpu_model: None,
             scheduler: RawScheduler::default(),
+        }
+    }
+}
+
+/// `cluster.gpu_model`: a profile name or path, or the model inline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RawGpuModel {
+    /// A built-in profile name or a YAML path.
+    Profile(String),
+    /// The model and its parameters.
+    Inline(Box<GpuModelConfig>),
+}
+
+impl<'de> Deserialize<'de> for RawGpuModel {
+    /// A string is a profile; anything else must be a [`GpuModelConfig`], whose own error
+    /// (missing or unknown field, unknown kind) is reported.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::String(s) => Ok(RawGpuModel::Profile(s)),
+            other => serde_norway::from_value::<GpuModelConfig>(other)
+                .map(|c| RawGpuModel::Inline(Box::new(c)))
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kvcsim_models::cache::{BlockId, BlockLocator, BlockMeta, FutureUses, PrefixCache};
-use kvcsim_models::gpu::{Batch, RooflineGpuModel};
+use kvcsim_models::gpu::{Batch, GpuModel};
 use kvcsim_models::routing::{InstanceView, RoutingPolicy};
 use kvcsim_models::scheduler::{BatchScheduler, Budgets, Plan, PrefillSeq, SeqId};
 use kvcsim_models::tiers::{HBM, TierHierarchy};
@@ -129,7 +129,7 @@ pub struct TierTotals {
 struct World<'a> {
     reqs: Requests,
     instances: Vec<Instance>,
-    gpu: RooflineGpuModel,
+    gpu: Box<dyn GpuModel>,
     router: Box<dyn RoutingPolicy>,
     scheduler: Box<dyn BatchScheduler>,
     budgets: Budgets,
@@ -197,11 +197,10 @@ pub fn run_with(
     progress: &mut dyn Progress,
     fast_forward: bool,
 ) -> crate::error::Result<RunOutput> {
-    let gpu = RooflineGpuModel::new(
+    let gpu = scenario.gpu_model.build(
         scenario.llm.clone(),
         scenario.gpu.clone(),
         u64::from(scenario.tensor_parallel),
-        scenario.gpu_params.clone(),
     )?;
     let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
     // Belady reads the future: every block's uses at its requests' arrival times. Only then

@@ -8,7 +8,6 @@
 //!
 //! [`BatchScheduler`]: kvcsim_models::scheduler::BatchScheduler
 
-use kvcsim_models::gpu::GpuModel;
 use kvcsim_models::scheduler::{InstanceView, PrefillSeq, SeqId, Victim, WaitingSeq};
 use kvcsim_models::tiers::TierHierarchy;
 
