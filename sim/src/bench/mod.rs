@@ -2,5 +2,6 @@
 
 pub mod engine;
 pub mod metadata;
+pub mod perftest_world;
 
 pub mod rdma;

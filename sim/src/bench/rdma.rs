@@ -5,7 +5,7 @@ use kvcsim_models::net::NetworkProfile;
 use kvcsim_models::perftest::{Measure, PerftestVerb, RunSettings, TestId};
 use serde::Serialize;
 
-use crate::world::rdma_bench;
+use super::perftest_world;
 
 /// perftest's `-a` sizes: 2 B to 8 MiB (atomics: 8 B only).
 pub fn sweep_sizes(test: TestId) -> Vec<u64> {
@@ -158,7 +158,7 @@ pub fn run(profile: &NetworkProfile, s: &RunSettings, sizes: &[u64], seed: u64) 
             } else {
                 bytes
             };
-            let trace = rdma_bench::run(profile, s, bytes, seed);
+            let trace = perftest_world::run(profile, s, bytes, seed);
             let (lat, bw) = match s.test.measure {
                 Measure::Latency => {
                     let factor = if s.verb().carries_payload() { 2.0 } else { 1.0 };

@@ -77,7 +77,8 @@ pub fn run(args: RunArgs, limits: scenario::Limits) -> crate::error::Result<()> 
         ));
     }
     if scenario.mode == scenario::Mode::MetadataReplay {
-        let (summary, text) = crate::replay::replay_to_dir(&scenario, &args.out, args.force)?;
+        let (summary, text) =
+            crate::metadata_replay::replay_to_dir(&scenario, &args.out, args.force)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else {

@@ -1,5 +1,5 @@
 //! Drives a metadata backend ([`kvcsim_models::metadata`]) through the network model with
-//! events, for both the metadata replay (`metadata_bench`) and the cluster lifecycle.
+//! events, for both the metadata replay (`crate::metadata_replay`) and the cluster lifecycle.
 //!
 //! ```text
 //!  caller ─submit(job: ops in order)─▶ node's thread pool ─free thread─▶ op ─shard─▶ sub-ops

@@ -24,9 +24,7 @@ pub mod instance;
 mod intervals;
 mod lifecycle;
 pub mod lookup;
-pub mod metadata_bench;
 pub mod metadata_driver;
-pub mod rdma_bench;
 pub mod request;
 mod schedule;
 

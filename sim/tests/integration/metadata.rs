@@ -137,8 +137,8 @@ fn the_replay_writes_its_table_and_is_deterministic() {
     );
     let s = load_str(&yaml, "t.yaml", Path::new(""), &[]).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let (summary, text) = kvcsim::replay::replay_to_dir(&s, &a, false).unwrap();
-    kvcsim::replay::replay_to_dir(&s, &b, false).unwrap();
+    let (summary, text) = kvcsim::metadata_replay::replay_to_dir(&s, &a, false).unwrap();
+    kvcsim::metadata_replay::replay_to_dir(&s, &b, false).unwrap();
     for f in ["metadata_ops.parquet", "fig3_p99.csv"] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),

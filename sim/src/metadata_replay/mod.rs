@@ -2,6 +2,8 @@
 //! trace -> each backend in turn -> `metadata_ops.parquet`, `fig3_p99.csv`, `summary.json`,
 //! `scenario.resolved.yaml`, and the printed table.
 
+mod world;
+
 use std::path::Path;
 
 use serde::Serialize;
@@ -11,7 +13,7 @@ use crate::output::summary::LatencyMs;
 use crate::output::{StagedDir, write_text_atomic};
 use crate::run::{load_arrivals, write_resolved};
 use crate::scenario::Scenario;
-use crate::world::metadata_bench::{self, BucketRow, ReplayOutput, mean_p99};
+pub use world::{BucketRow, ReplayOutput, mean_p99};
 
 /// Per backend and operation kind, after the warm-up.
 #[derive(Debug, Serialize)]
@@ -82,9 +84,9 @@ pub fn replay_to_dir(
     let dir = staged.path();
     let arrivals = load_arrivals(scenario)?;
     let outputs: Vec<ReplayOutput> = (0..setup.backends.len())
-        .map(|i| metadata_bench::replay(setup, i, &arrivals, scenario.seed))
+        .map(|i| world::replay(setup, i, &arrivals, scenario.seed))
         .collect();
-    let rows = metadata_bench::bucket_table(&outputs, setup.bucket_ns, setup.warmup_ns);
+    let rows = world::bucket_table(&outputs, setup.bucket_ns, setup.warmup_ns);
     let mut records = Vec::new();
     for o in &outputs {
         let mut r = o.records.clone();
@@ -92,7 +94,7 @@ pub fn replay_to_dir(
         records.extend(r);
     }
     ops_table(&records).write_parquet(&dir.join("metadata_ops.parquet"))?;
-    write_text_atomic(&dir.join("fig3_p99.csv"), &metadata_bench::table_csv(&rows))?;
+    write_text_atomic(&dir.join("fig3_p99.csv"), &world::table_csv(&rows))?;
     let summary = summarise(&arrivals, &outputs, &rows, setup.warmup_ns);
     write_text_atomic(
         &dir.join("summary.json"),
@@ -100,7 +102,7 @@ pub fn replay_to_dir(
     )?;
     write_resolved(dir, scenario)?;
     staged.commit()?;
-    let mut text = metadata_bench::table_text(&rows);
+    let mut text = world::table_text(&rows);
     text += &format!(
         "\n{:<14} {:>13} {:>13} {:>9} {:>10} {:>8}\n",
         "backend", "req_p50_us", "req_p99_us", "ops", "events", "wall_s"

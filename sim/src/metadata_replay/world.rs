@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use statrs::statistics::{Data, OrderStatistics};
 
-use super::Arrival;
-use super::metadata_driver::{MetaEvent, MetadataDriver, OpRecord};
 use crate::engine::{Engine, SimTime};
 use crate::scenario::MetadataSetup;
+use crate::world::Arrival;
+use crate::world::metadata_driver::{MetaEvent, MetadataDriver, OpRecord};
 #[cfg(test)]
 use kvcsim_models::metadata::OpKind;
 
