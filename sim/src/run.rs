@@ -146,17 +146,27 @@ pub fn simulate(
     progress: &mut dyn Progress,
 ) -> crate::error::Result<(MemoryRun, RunSummary)> {
     let mut records = RunRecords::default();
+    let (out, summary) = run_into(scenario, &mut records, progress)?;
+    Ok((MemoryRun { out, records }, summary))
+}
+
+/// Runs a scenario pushing its records into `sink` and into the summary.
+fn run_into(
+    scenario: &Scenario,
+    sink: &mut dyn crate::records::RecordSink,
+    progress: &mut dyn Progress,
+) -> crate::error::Result<(RunOutput, RunSummary)> {
     let mut summary = SummaryBuilder::for_scenario(scenario);
     let (arrivals, total) = arrivals(scenario)?;
     let out = world::run(
         scenario,
         arrivals,
         total,
-        &mut Tee(&mut records, &mut summary),
+        &mut Tee(sink, &mut summary),
         progress,
     )?;
     let summary = RunSummary::of(summary, &out);
-    Ok((MemoryRun { out, records }, summary))
+    Ok((out, summary))
 }
 
 /// Runs a scenario writing its records into `dir` as it goes (`requests.parquet`,
@@ -171,18 +181,10 @@ pub fn simulate_to_dir(
 ) -> crate::error::Result<RunSummary> {
     let record_ops = scenario.metadata.as_ref().is_some_and(|m| m.record_ops);
     let mut files = RunFiles::new(dir, record_ops, scenario.slo);
-    let mut summary = SummaryBuilder::for_scenario(scenario);
-    let (arrivals, total) = arrivals(scenario)?;
-    let out = world::run(
-        scenario,
-        arrivals,
-        total,
-        &mut Tee(&mut files, &mut summary),
-        progress,
-    )?;
+    let (_, summary) = run_into(scenario, &mut files, progress)?;
     files.finish()?;
     write_resolved(dir, scenario)?;
-    Ok(RunSummary::of(summary, &out))
+    Ok(summary)
 }
 
 #[derive(Serialize)]
