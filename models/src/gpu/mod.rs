@@ -174,6 +174,34 @@ pub trait GpuModel: Send {
     fn decode_time(&self, contexts: &[u64]) -> f64 {
         self.iteration_time(&Batch::decode(contexts.iter().copied()))
     }
+
+    /// Appends to `out` the seconds of consecutive decode-only iterations of `decodes`
+    /// sequences whose contexts sum to `context_sum` in the first and grow by `decodes` in each
+    /// next one: at most `max` of them, stopping after the first that brings their sum above
+    /// `within_s`. Each value equals [`iteration_time`](Self::iteration_time) of that batch
+    /// bit for bit; implementations may share the work that does not change between them (a
+    /// cluster run evaluates every iteration of a decode span this way).
+    fn decode_iterations(
+        &self,
+        decodes: u64,
+        context_sum: u64,
+        max: usize,
+        within_s: f64,
+        out: &mut Vec<f64>,
+    ) {
+        let mut total = 0.0;
+        let mut batch = Batch::new();
+        for j in 0..max as u64 {
+            batch.clear();
+            batch.push_decodes(decodes, context_sum + j * decodes);
+            let t = self.iteration_time(&batch);
+            out.push(t);
+            total += t;
+            if total > within_s {
+                break;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -499,6 +499,41 @@ impl GpuModel for RooflineGpuModel {
     fn iteration_time(&self, batch: &Batch) -> f64 {
         self.breakdown(batch).total_s()
     }
+
+    /// Only decode attention depends on the context: the rest of the first iteration's
+    /// breakdown is kept and that one term recomputed, with the same sum as `total_s`.
+    fn decode_iterations(
+        &self,
+        decodes: u64,
+        context_sum: u64,
+        max: usize,
+        within_s: f64,
+        out: &mut Vec<f64>,
+    ) {
+        if max == 0 || decodes == 0 {
+            return;
+        }
+        let mut batch = Batch::new();
+        batch.push_decodes(decodes, context_sum);
+        let mut b = self.breakdown(&batch);
+        let layers = self.llm.layers as f64;
+        let mut total = 0.0;
+        for j in 0..max as u64 {
+            if j > 0 {
+                let attention =
+                    self.shape
+                        .attention
+                        .decode(&self.peaks, decodes, context_sum + j * decodes);
+                b.decode_attention_s = layers * self.params.decode_attention.time(&attention);
+            }
+            let t = b.total_s();
+            out.push(t);
+            total += t;
+            if total > within_s {
+                break;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -704,5 +739,29 @@ mod tests {
                 prop_assert!(decode(batch, context + grow) >= decode(batch, context));
             }
         }
+    }
+
+    #[test]
+    fn decode_iterations_equal_iteration_time_bit_for_bit() {
+        // The shared-work path of decode spans must give exactly what one call per iteration
+        // gives (the cluster run's records depend on it), and stop after crossing `within_s`.
+        let m = model("llama-3.1-8b", "h100-sxm", 2, RooflineParams::default());
+        let (decodes, ctx) = (37, 37 * 1500);
+        let mut fast = Vec::new();
+        m.decode_iterations(decodes, ctx, 50, f64::INFINITY, &mut fast);
+        let slow: Vec<f64> = (0..50u64)
+            .map(|j| m.iteration_time(Batch::new().push_decodes(decodes, ctx + j * decodes)))
+            .collect();
+        assert_eq!(fast.len(), 50);
+        for (f, s) in fast.iter().zip(&slow) {
+            assert_eq!(f.to_bits(), s.to_bits());
+        }
+        let mut cut = Vec::new();
+        m.decode_iterations(decodes, ctx, 50, slow[0] + slow[1] * 0.5, &mut cut);
+        assert_eq!(
+            cut.len(),
+            2,
+            "stops after the iteration that crosses the bound"
+        );
     }
 }

@@ -138,6 +138,7 @@ struct World<'a> {
     plan: Plan,
     needers: Vec<SeqId>,
     prefill_views: Vec<PrefillSeq>,
+    span_times: Vec<f64>,
     views: Vec<InstanceView>,
     /// Which instance caches which block (the router's prefix index), and its answer for the
     /// request being routed.
@@ -251,6 +252,7 @@ pub fn run_with(
         plan: Plan::default(),
         needers: Vec::new(),
         prefill_views: Vec::new(),
+        span_times: Vec::new(),
         views: Vec::new(),
         locator: BlockLocator::new(scenario.instances as usize),
         prefix_lengths: vec![0; scenario.instances as usize],

@@ -233,12 +233,19 @@ impl World<'_> {
             return end;
         }
         it.ends.push(end);
+        let mut times = std::mem::take(&mut self.span_times);
+        times.clear();
+        let within_s = self.next_tick.saturating_since(end).as_secs_f64();
+        self.gpu.decode_iterations(
+            it.decodes,
+            inst.decode_context_sum(it.number + 1),
+            (last - it.number) as usize,
+            within_s,
+            &mut times,
+        );
         let mut j = it.number + 1;
-        while j <= last {
-            self.batch.clear();
-            self.batch
-                .push_decodes(it.decodes, inst.decode_context_sum(j));
-            let next = end + SimDuration::from_secs_f64(self.gpu.iteration_time(&self.batch));
+        for &secs in &times {
+            let next = end + SimDuration::from_secs_f64(secs);
             if next > self.next_tick {
                 break;
             }
@@ -246,6 +253,7 @@ impl World<'_> {
             it.ends.push(end);
             j += 1;
         }
+        self.span_times = times;
         it.last = j - 1;
         if it.last == it.number {
             it.ends.clear();
