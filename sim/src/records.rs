@@ -14,6 +14,8 @@ use kvcsim_models::tiers::TierCounters;
 
 pub use crate::world::metadata_driver::OpRecord;
 
+use crate::engine::SimTime;
+
 /// One completed request (`requests.parquet`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
@@ -175,4 +177,29 @@ impl RecordSink for Tee<'_> {
     fn failed(&self) -> bool {
         self.0.failed() || self.1.failed()
     }
+}
+
+/// The totals of a run (its records went to the sink).
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Events handled.
+    pub events: u64,
+    /// Wall-clock seconds of the simulation loop.
+    pub wall_s: f64,
+    /// Simulated time of the last event.
+    pub end: SimTime,
+    /// Total GPU busy time per instance, ns.
+    pub busy_ns: Vec<u64>,
+    /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
+    /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
+    pub tiers: TierTotals,
+}
+
+/// Tier counters of a whole run.
+#[derive(Debug, Clone, Default)]
+pub struct TierTotals {
+    /// Counters by tier index (0 HBM, 1 DRAM, 2 SSD, 3 remote).
+    pub counters: [kvcsim_models::tiers::TierCounters; 4],
+    /// Tier indices configured (HBM always).
+    pub configured: Vec<usize>,
 }

@@ -14,7 +14,7 @@
 //! | `request_id` | u64 | the request it belongs to |
 
 use super::{Column, Table};
-use crate::world::metadata_driver::OpRecord;
+use crate::records::OpRecord;
 
 /// The table of `records` (in the given order).
 pub fn ops_table(records: &[OpRecord]) -> Table {

@@ -8,9 +8,9 @@ use statrs::statistics::{Data, OrderStatistics};
 
 use kvcsim_models::tiers::TIER_NAMES;
 
+use crate::records::RunOutput;
 use crate::records::{RecordSink, RequestRecord, TimeseriesRow};
 use crate::scenario::{Scenario, Slo};
-use crate::world::RunOutput;
 
 /// Mean and percentiles of one latency, milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]

@@ -99,30 +99,7 @@ impl Progress for () {
     fn update(&mut self, _: u64, _: Option<u64>) {}
 }
 
-/// The totals of a run (its records went to the sink).
-#[derive(Debug)]
-pub struct RunOutput {
-    /// Events handled.
-    pub events: u64,
-    /// Wall-clock seconds of the simulation loop.
-    pub wall_s: f64,
-    /// Simulated time of the last event.
-    pub end: SimTime,
-    /// Total GPU busy time per instance, ns.
-    pub busy_ns: Vec<u64>,
-    /// Per-tier counters summed over instances (HBM, DRAM, SSD, remote; see
-    /// `kvcsim_models::tiers::TIER_NAMES`), and which lower tiers were configured.
-    pub tiers: TierTotals,
-}
-
-/// Tier counters of a whole run.
-#[derive(Debug, Clone, Default)]
-pub struct TierTotals {
-    /// Counters by tier index (0 HBM, 1 DRAM, 2 SSD, 3 remote).
-    pub counters: [kvcsim_models::tiers::TierCounters; 4],
-    /// Tier indices configured (HBM always).
-    pub configured: Vec<usize>,
-}
+pub use crate::records::{RunOutput, TierTotals};
 
 struct World<'a> {
     reqs: Requests,
