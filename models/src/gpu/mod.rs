@@ -189,17 +189,26 @@ pub trait GpuModel: Send {
         within_s: f64,
         out: &mut Vec<f64>,
     ) {
-        let mut total = 0.0;
         let mut batch = Batch::new();
-        for j in 0..max as u64 {
+        span_times(max, within_s, out, |j| {
             batch.clear();
             batch.push_decodes(decodes, context_sum + j * decodes);
-            let t = self.iteration_time(&batch);
-            out.push(t);
-            total += t;
-            if total > within_s {
-                break;
-            }
+            self.iteration_time(&batch)
+        });
+    }
+}
+
+/// Appends `time(j)` for `j = 0, 1, ...` to `out`: at most `max` values, stopping after the
+/// first that brings their sum above `within_s` (the contract of
+/// [`GpuModel::decode_iterations`]).
+pub fn span_times(max: usize, within_s: f64, out: &mut Vec<f64>, mut time: impl FnMut(u64) -> f64) {
+    let mut total = 0.0;
+    for j in 0..max as u64 {
+        let t = time(j);
+        out.push(t);
+        total += t;
+        if total > within_s {
+            break;
         }
     }
 }

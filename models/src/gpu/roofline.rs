@@ -517,8 +517,7 @@ impl GpuModel for RooflineGpuModel {
         batch.push_decodes(decodes, context_sum);
         let mut b = self.breakdown(&batch);
         let layers = self.llm.layers as f64;
-        let mut total = 0.0;
-        for j in 0..max as u64 {
+        super::span_times(max, within_s, out, |j| {
             if j > 0 {
                 let attention =
                     self.shape
@@ -526,13 +525,8 @@ impl GpuModel for RooflineGpuModel {
                         .decode(&self.peaks, decodes, context_sum + j * decodes);
                 b.decode_attention_s = layers * self.params.decode_attention.time(&attention);
             }
-            let t = b.total_s();
-            out.push(t);
-            total += t;
-            if total > within_s {
-                break;
-            }
-        }
+            b.total_s()
+        });
     }
 }
 
