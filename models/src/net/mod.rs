@@ -34,7 +34,8 @@
 //! * Two-sided messages (RPCs): [`NetworkModel::send_message`] → event →
 //!   [`NetworkModel::receive_message`]; server CPU work with [`NetworkModel::cpu_work`].
 //! * Bulk transfers: one [`FairShareLink`] per bottleneck link; `add_flow`, `next_completion`,
-//!   `advance_to`.
+//!   `advance_to`. Over paths of several links, [`FlowNetwork`] (max-min fair rates by
+//!   progressive filling; `start`, `next_event_ns`, `advance_to`).
 //!
 //! ```
 //! use kvcsim_models::net::{HostId, NetworkModel, NetworkProfile, QpId, Verb, VerbOp};
@@ -53,6 +54,7 @@
 
 #![warn(missing_docs)]
 
+mod flow_network;
 mod fluid;
 mod message;
 mod model;
@@ -63,6 +65,7 @@ mod resource;
 mod tcp_noise;
 mod variability;
 
+pub use flow_network::{Delivered, FlowNetwork, LinkId, NetFlowId};
 pub use fluid::{FairShareLink, FlowCompleted, FlowId};
 pub use model::{HostId, NetworkModel, OpTiming, QpId, Responded, Verb, VerbOp};
 pub use named::{builtin_network_names, load_network};
