@@ -59,7 +59,7 @@ impl NetworkModel {
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
         if hops > 0 {
-            t = s.ingress.stream(t, wire);
+            t = s.ingress.stream(t, wire.shared(s.bulk_ingress));
         }
         let start = s.nic_units.serve(t.head_ns, svc);
         t = s.dma_write.stream(t.shifted_to(start + nic_lat), pcie);

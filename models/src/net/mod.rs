@@ -380,4 +380,35 @@ mod tests {
         let (_, plain_close) = run(&base, 10e3);
         assert!((close1 - plain_close).abs() < 1.0);
     }
+
+    /// A metadata READ on a NIC port shared with one saturating KV transfer each way takes
+    /// its fair share of the link: each of its four port crossings (request out of the client,
+    /// into the server; response out of the server, into the client; one switch hop) costs
+    /// its serialisation time twice. 100-byte READ, default profile, 4 B/ns: request
+    /// 42 B / 4 = 10.5 ns twice, response 142 B / 4 = 35.5 ns twice: 92 ns slower, exactly
+    /// what halving the link's bandwidth for it alone gives.
+    #[test]
+    fn a_lookup_beside_bulk_transfers_gets_its_fair_share_of_the_link() {
+        let mut p = NetworkProfile::default();
+        p.switch.hops = 1;
+        let op = VerbOp::new(Verb::Read, HostId(0), HostId(1), 100);
+        let idle = NetworkModel::new(p.clone(), 2)
+            .execute(0.0, &op)
+            .latency_ns();
+        let mut busy = NetworkModel::new(p.clone(), 2);
+        busy.set_bulk_flows(HostId(0), 1, 1);
+        busy.set_bulk_flows(HostId(1), 1, 1);
+        let shared = busy.execute(0.0, &op).latency_ns();
+        assert!(
+            close(shared - idle, 2.0 * 10.5 + 2.0 * 35.5),
+            "{shared} vs {idle}"
+        );
+        let mut half = p.clone();
+        half.link.bw_bits_per_s /= 2.0;
+        let slow = NetworkModel::new(half, 2).execute(0.0, &op).latency_ns();
+        assert!(close(shared, slow), "{shared} vs {slow}");
+        // Gone again: back to the idle time.
+        busy.reset();
+        assert!(close(busy.execute(0.0, &op).latency_ns(), idle));
+    }
 }

@@ -125,6 +125,10 @@ pub(super) struct HostState {
     pub(super) nic_units: MultiServer,
     pub(super) egress: FifoServer,
     pub(super) ingress: FifoServer,
+    /// Bulk transfers (KV blocks) sending out of and into this host's port now: small
+    /// messages get the fair share of the link beside them (`StreamShape::shared`).
+    pub(super) bulk_egress: u32,
+    pub(super) bulk_ingress: u32,
     /// Responder read engines by (requester host, requester QP).
     pub(super) read_engines: HashMap<(u32, u32), FifoServer>,
     pub(super) atomic_units: HashMap<u64, FifoServer>,
@@ -179,6 +183,8 @@ impl NetworkModel {
             nic_units: MultiServer::new(profile.nic.processing_units),
             egress: FifoServer::default(),
             ingress: FifoServer::default(),
+            bulk_egress: 0,
+            bulk_ingress: 0,
             read_engines: HashMap::new(),
             atomic_units: HashMap::new(),
             qp_cache: QpCache::new(profile.nic.qp_cache_entries),
@@ -230,11 +236,25 @@ impl NetworkModel {
             h.nic_units = MultiServer::new(units);
             h.egress = FifoServer::default();
             h.ingress = FifoServer::default();
+            h.bulk_egress = 0;
+            h.bulk_ingress = 0;
             h.read_engines.clear();
             h.atomic_units.clear();
             h.qp_cache = QpCache::new(cache);
             h.rx_irq = RxIrq::default();
         }
+    }
+
+    /// Declares that `egress` bulk transfers send out of `host`'s port and `ingress` into it
+    /// from now on (a fabric of [`super::FlowNetwork`] flows tells the metadata path what
+    /// shares its NIC). Every message's serialisation on that port then takes `n + 1` times
+    /// as long (its fair share of the link, [`super::StreamShape::shared`]); queueing behind
+    /// the bulk data is not added, since fair arbitration interleaves packets rather than
+    /// serving whole transfers first.
+    pub fn set_bulk_flows(&mut self, host: HostId, egress: u32, ingress: u32) {
+        let h = &mut self.hosts[host.0 as usize];
+        h.bulk_egress = egress;
+        h.bulk_ingress = ingress;
     }
 
     /// The profile the model was built from.
@@ -380,7 +400,9 @@ impl NetworkModel {
         if op.verb.carries_payload() && !inline && op.bytes > 0 {
             t = h.dma_read.stream(t.delayed(2.0 * pcie_lat + dma_jit), pcie);
         }
-        h.egress.stream(t, wire).delayed(delay)
+        h.egress
+            .stream(t, wire.shared(h.bulk_egress))
+            .delayed(delay)
     }
 
     /// Responder side: switch port, NIC processing, then per verb: DMA write (WRITE), RECV
@@ -424,7 +446,7 @@ impl NetworkModel {
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
         if hops > 0 {
-            t = s.ingress.stream(t, req_wire);
+            t = s.ingress.stream(t, req_wire.shared(s.bulk_ingress));
         }
         let start = s.nic_units.serve(t.head_ns, svc);
         t = t.shifted_to(start + nic_in);
@@ -440,7 +462,10 @@ impl NetworkModel {
                     t = s.dma_write.stream(t, pcie_in);
                 }
                 let delivered = t.tail_ns + pcie_lat + pcie_j + poll + host_j;
-                let ack = s.egress.stream(Train::at(ack_at), resp_wire).delayed(delay);
+                let ack = s
+                    .egress
+                    .stream(Train::at(ack_at), resp_wire.shared(s.bulk_egress))
+                    .delayed(delay);
                 Responded {
                     delivered_ns: Some(delivered),
                     response: ack,
@@ -455,7 +480,10 @@ impl NetworkModel {
                     let unit = s.atomic_units.entry(op.remote_addr).or_default();
                     head = unit.serve(head, device_rmw) + device_rmw;
                     let r = Train::at(head).delayed(nic_out);
-                    let resp = s.egress.stream(r, resp_wire).delayed(delay);
+                    let resp = s
+                        .egress
+                        .stream(r, resp_wire.shared(s.bulk_egress))
+                        .delayed(delay);
                     return Responded {
                         delivered_ns: None,
                         response: resp,
@@ -467,7 +495,10 @@ impl NetworkModel {
                 }
                 let mut r = Train::at(head + 2.0 * pcie_lat + pcie_j);
                 r = s.dma_read.stream(r, pcie_out).delayed(nic_out);
-                let resp = s.egress.stream(r, resp_wire).delayed(delay);
+                let resp = s
+                    .egress
+                    .stream(r, resp_wire.shared(s.bulk_egress))
+                    .delayed(delay);
                 Responded {
                     delivered_ns: None,
                     response: resp,
@@ -506,7 +537,7 @@ impl NetworkModel {
         let h = &mut self.hosts[op.requester.0 as usize];
         let mut t = response;
         if hops > 0 {
-            t = h.ingress.stream(t, resp_wire);
+            t = h.ingress.stream(t, resp_wire.shared(h.bulk_ingress));
         }
         t = t.delayed(nic_lat);
         if resp_bytes > 0 {
@@ -562,7 +593,7 @@ impl NetworkModel {
         let s = &mut self.hosts[op.responder.0 as usize];
         let mut t = arriving;
         if hops > 0 {
-            t = s.ingress.stream(t, req_wire);
+            t = s.ingress.stream(t, req_wire.shared(s.bulk_ingress));
         }
         let start = s.nic_units.serve(t.head_ns, svc);
         t = s.dma_write.stream(t.shifted_to(start + nic_lat), pcie_in);
@@ -578,7 +609,10 @@ impl NetworkModel {
         let nic_start = s.nic_units.serve(tx_start + tx_cost + pcie_lat, svc);
         let mut r = Train::at(nic_start + nic_lat + 2.0 * pcie_lat);
         r = s.dma_read.stream(r, pcie_out);
-        let response = s.egress.stream(r, resp_wire).delayed(delay);
+        let response = s
+            .egress
+            .stream(r, resp_wire.shared(s.bulk_egress))
+            .delayed(delay);
         Responded {
             delivered_ns: Some(delivered),
             response,
@@ -598,7 +632,7 @@ impl NetworkModel {
         let h = &mut self.hosts[op.requester.0 as usize];
         let mut t = response;
         if hops > 0 {
-            t = h.ingress.stream(t, resp_wire);
+            t = h.ingress.stream(t, resp_wire.shared(h.bulk_ingress));
         }
         let start = h.nic_units.serve(t.head_ns, svc);
         t = h.dma_write.stream(t.shifted_to(start + nic_lat), pcie_out);

@@ -68,6 +68,24 @@ impl StreamShape {
     }
 }
 
+impl StreamShape {
+    /// The shape on a port shared with `bulk` long transfers: under per-flow fair arbitration
+    /// (round robin between queue pairs, the fluid limit of [`super::FlowNetwork`]) a message
+    /// gets `1 / (bulk + 1)` of the link, so every serialisation time is `bulk + 1` times
+    /// longer. `bulk = 0` is the shape itself, unchanged.
+    pub fn shared(self, bulk: u32) -> Self {
+        if bulk == 0 {
+            return self;
+        }
+        let k = f64::from(bulk) + 1.0;
+        StreamShape {
+            first_ns: self.first_ns * k,
+            last_ns: self.last_ns * k,
+            total_ns: self.total_ns * k,
+        }
+    }
+}
+
 /// A single FIFO server: work is served in the order it is offered.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FifoServer {
