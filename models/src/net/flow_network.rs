@@ -197,11 +197,7 @@ impl FlowNetwork {
     /// an event there and calls [`advance_to`](Self::advance_to) when it fires (it may deliver
     /// nothing: only rates changed), then asks again.
     pub fn next_event_ns(&self) -> Option<f64> {
-        let sent = self
-            .flows
-            .iter()
-            .map(|f| self.now_ns + f.remaining / f.rate)
-            .min_by(f64::total_cmp);
+        let sent = self.next_send_ns();
         let arriving = self
             .in_flight
             .peek()
@@ -215,17 +211,7 @@ impl FlowNetwork {
     /// Advances the clock to `now_ns`, appending the deliveries due until then to `done` in
     /// time order (ties by flow id).
     pub fn advance_to(&mut self, now_ns: f64, done: &mut Vec<Delivered>) {
-        loop {
-            // The next send end among the sending flows.
-            let next_send = self
-                .flows
-                .iter()
-                .enumerate()
-                .map(|(k, f)| (self.now_ns + f.remaining / f.rate, k))
-                .min_by(|a, b| a.0.total_cmp(&b.0));
-            let Some((t, _)) = next_send.filter(|&(t, _)| t <= now_ns) else {
-                break;
-            };
+        while let Some(t) = self.next_send_ns().filter(|&t| t <= now_ns) {
             self.drain(t);
             // Every flow sent by now leaves (several may end together).
             let mut k = 0;
@@ -244,6 +230,14 @@ impl FlowNetwork {
             self.drain(now_ns);
         }
         self.pop_arrived(now_ns, done);
+    }
+
+    /// The next send end among the sending flows at their current rates, ns.
+    fn next_send_ns(&self) -> Option<f64> {
+        self.flows
+            .iter()
+            .map(|f| self.now_ns + f.remaining / f.rate)
+            .min_by(f64::total_cmp)
     }
 
     /// Moves every sending flow forward to `t` at its rate.
