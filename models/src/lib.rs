@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod decode_select;
 pub mod gpu;
 pub mod hardware;
 pub mod metadata;

@@ -54,6 +54,7 @@
 
 #![warn(missing_docs)]
 
+mod fabric;
 mod flow_network;
 mod fluid;
 mod message;
@@ -65,6 +66,7 @@ mod resource;
 mod tcp_noise;
 mod variability;
 
+pub use fabric::{Fabric, FabricConfig, NicPlacement, PathParams};
 pub use flow_network::{Delivered, FlowNetwork, LinkId, NetFlowId};
 pub use fluid::{FairShareLink, FlowCompleted, FlowId};
 pub use model::{HostId, NetworkModel, OpTiming, QpId, Responded, Verb, VerbOp};
