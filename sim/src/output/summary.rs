@@ -79,11 +79,11 @@ pub struct SummaryBuilder {
 
 impl SummaryBuilder {
     /// A builder for a run of `scenario`: its SLO, and its GPUs (instances x tensor
-    /// parallelism) for goodput per GPU.
+    /// parallelism, summed over pools) for goodput per GPU.
     pub fn for_scenario(scenario: &Scenario) -> Self {
         SummaryBuilder {
             slo: scenario.slo,
-            gpus: u64::from(scenario.instances) * u64::from(scenario.tensor_parallel),
+            gpus: scenario.gpus(),
             ..SummaryBuilder::default()
         }
     }

@@ -18,8 +18,10 @@ mod typed;
 use std::path::{Path, PathBuf};
 
 use kvcsim_models::cache::{EvictionConfig, MemoryReserve, capacity_from_hbm};
+use kvcsim_models::decode_select::DecodeSelection;
 use kvcsim_models::gpu::GpuModelConfig;
 use kvcsim_models::hardware::{self, GpuSpec, LlmSpec};
+use kvcsim_models::net::{FabricConfig, NetworkProfile};
 use kvcsim_models::routing::RoutingConfig;
 use kvcsim_models::tiers::TierSetup;
 use kvcsim_traces::synth::SynthSpec;
@@ -28,7 +30,7 @@ use serde_norway::Value;
 
 pub use metadata::{MetadataSetup, Mode, ShardBy};
 pub use overrides::Override;
-pub use raw::RawScenario;
+pub use raw::{RawScenario, Role};
 pub use slo::{RawSlo, Slo};
 pub use typed::from_value;
 
@@ -149,6 +151,146 @@ pub struct SchedulerConfig {
     pub max_waiting: usize,
 }
 
+/// One pool of instances, validated (`cluster.pools[i]`, or the cluster itself).
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Its name.
+    pub name: String,
+    /// What its instances do.
+    pub role: Role,
+    /// Instances in it.
+    pub instances: u32,
+    /// Their GPU.
+    pub gpu: GpuSpec,
+    /// GPUs per instance.
+    pub tensor_parallel: u32,
+    /// Their GPU execution model.
+    pub gpu_model: GpuModelConfig,
+    /// Their scheduler.
+    pub scheduler: SchedulerConfig,
+    /// HBM prefix-cache capacity per instance, blocks.
+    pub cache_capacity_blocks: u64,
+}
+
+/// The prefill-to-decode hand-off of a disaggregated cluster.
+#[derive(Debug, Clone)]
+pub struct Disaggregation {
+    /// How the decode instance is chosen.
+    pub decode_selection: DecodeSelection,
+    /// The NICs and switches.
+    pub fabric: FabricConfig,
+    /// The fabric's network profile, loaded.
+    pub network: NetworkProfile,
+}
+
+/// The hardware and limits of a pool's instances.
+#[derive(Debug, Clone)]
+struct PoolHardware {
+    gpu: GpuSpec,
+    tensor_parallel: u32,
+    gpu_model: GpuModelConfig,
+    scheduler: SchedulerConfig,
+    cache_capacity_blocks: u64,
+}
+
+impl PoolHardware {
+    fn into_pool(self, name: &str, role: Role, instances: u32) -> Pool {
+        Pool {
+            name: name.to_string(),
+            role,
+            instances,
+            gpu: self.gpu,
+            tensor_parallel: self.tensor_parallel,
+            gpu_model: self.gpu_model,
+            scheduler: self.scheduler,
+            cache_capacity_blocks: self.cache_capacity_blocks,
+        }
+    }
+}
+
+/// What every pool's hardware is resolved against.
+struct PoolInputs<'a> {
+    source: &'a str,
+    llm: &'a LlmSpec,
+    block_size: u32,
+    reserve: f64,
+}
+
+impl PoolInputs<'_> {
+    /// Resolves a pool's (or the cluster's, `at` = `cluster`) hardware: the GPU profile, TP
+    /// degree, GPU model, scheduler limits and HBM capacity (given at `capacity`, a field path
+    /// and value, or derived from HBM).
+    fn resolve(
+        &self,
+        at: &str,
+        gpu_name: &str,
+        tensor_parallel: u32,
+        gpu_model: Option<&raw::RawGpuModel>,
+        s: &raw::RawScheduler,
+        capacity: Option<(&str, u64)>,
+    ) -> Result<PoolHardware, ScenarioError> {
+        let source = self.source;
+        let gpu = hardware::load_gpu(gpu_name)
+            .map_err(|e| ScenarioError::field(source, &format!("{at}.gpu"), e.to_string()))?;
+        let tp = at_least_one(
+            source,
+            &format!("{at}.tensor_parallel"),
+            u64::from(tensor_parallel),
+        )? as u32;
+        let model_path = format!("{at}.gpu_model");
+        let gpu_model = match gpu_model {
+            None => hardware::default_gpu_model(&gpu),
+            Some(raw::RawGpuModel::Profile(name)) => hardware::load_gpu_model(name)
+                .map_err(|e| ScenarioError::field(source, &model_path, e.to_string()))?,
+            Some(raw::RawGpuModel::Inline(config)) => {
+                config
+                    .validate()
+                    .map_err(|e| ScenarioError::field(source, &model_path, e.to_string()))?;
+                (**config).clone()
+            }
+        };
+        let field = |name: &str| format!("{at}.scheduler.{name}");
+        let scheduler = SchedulerConfig {
+            kind: s.kind,
+            max_batch_tokens: at_least_one(
+                source,
+                &field("max_batch_tokens"),
+                u64::from(s.max_batch_tokens),
+            )?,
+            max_running: at_least_one(source, &field("max_running"), u64::from(s.max_running))?
+                as usize,
+            chunked_prefill: s.chunked_prefill,
+            max_waiting: at_least_one(source, &field("max_waiting"), u64::from(s.max_waiting))?
+                as usize,
+        };
+        let cache_capacity_blocks = match capacity {
+            Some((path, n)) => at_least_one(source, path, n)?,
+            None => capacity_from_hbm(
+                &gpu,
+                self.llm,
+                u64::from(tp),
+                u64::from(self.block_size),
+                MemoryReserve::Fraction(self.reserve),
+            )
+            .map_err(|e| {
+                let path = if at == "cluster" {
+                    "cache.capacity_blocks".to_string()
+                } else {
+                    format!("{at}.capacity_blocks")
+                };
+                ScenarioError::field(source, &path, format!("cannot derive from HBM: {e}"))
+            })? as u64,
+        };
+        Ok(PoolHardware {
+            gpu,
+            tensor_parallel: tp,
+            gpu_model,
+            scheduler,
+            cache_capacity_blocks,
+        })
+    }
+}
+
 /// A validated scenario: what `world` runs.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -164,8 +306,13 @@ pub struct Scenario {
     pub tensor_parallel: u32,
     /// The GPU execution model of every instance.
     pub gpu_model: GpuModelConfig,
-    /// Number of instances.
+    /// Number of instances, all pools together.
     pub instances: u32,
+    /// The pools of instances, in order (instances are numbered pool after pool); one `mixed`
+    /// pool named `default` when the scenario gives none.
+    pub pools: Vec<Pool>,
+    /// The prefill-to-decode hand-off, when pools have those roles.
+    pub disaggregation: Option<Disaggregation>,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
     /// Routing policy.
@@ -189,6 +336,16 @@ pub struct Scenario {
     /// The resource limits it was checked against (the run checks what only the workload
     /// tells, such as the time series' length, against the same).
     pub limits: Limits,
+}
+
+impl Scenario {
+    /// GPUs of the cluster: instances x tensor parallelism, summed over pools.
+    pub fn gpus(&self) -> u64 {
+        self.pools
+            .iter()
+            .map(|p| u64::from(p.instances) * u64::from(p.tensor_parallel))
+            .sum()
+    }
 }
 
 /// Loads a scenario file (or the embedded default when `path` is `None`) and applies overrides,
@@ -314,7 +471,7 @@ fn at_least_one(source: &str, path: &str, v: u64) -> Result<u64, ScenarioError> 
     }
 }
 
-fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, ScenarioError> {
+fn validate(mut raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, ScenarioError> {
     let over = |e: LimitError| ScenarioError::Limit {
         origin: source.to_string(),
         source: e,
@@ -382,46 +539,6 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
     }
     let llm = hardware::load_llm(&raw.model)
         .map_err(|e| ScenarioError::field(source, "model", e.to_string()))?;
-    let gpu = hardware::load_gpu(&raw.cluster.gpu)
-        .map_err(|e| ScenarioError::field(source, "cluster.gpu", e.to_string()))?;
-    let c = &raw.cluster;
-    let instances = at_least_one(source, "cluster.instances", u64::from(c.instances))? as u32;
-    let tp = at_least_one(
-        source,
-        "cluster.tensor_parallel",
-        u64::from(c.tensor_parallel),
-    )? as u32;
-    let gpu_model = match &c.gpu_model {
-        None => hardware::default_gpu_model(&gpu),
-        Some(raw::RawGpuModel::Profile(name)) => hardware::load_gpu_model(name)
-            .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?,
-        Some(raw::RawGpuModel::Inline(config)) => {
-            config
-                .validate()
-                .map_err(|e| ScenarioError::field(source, "cluster.gpu_model", e.to_string()))?;
-            (**config).clone()
-        }
-    };
-    let s = &c.scheduler;
-    let scheduler = SchedulerConfig {
-        kind: s.kind,
-        max_batch_tokens: at_least_one(
-            source,
-            "cluster.scheduler.max_batch_tokens",
-            u64::from(s.max_batch_tokens),
-        )?,
-        max_running: at_least_one(
-            source,
-            "cluster.scheduler.max_running",
-            u64::from(s.max_running),
-        )? as usize,
-        chunked_prefill: s.chunked_prefill,
-        max_waiting: at_least_one(
-            source,
-            "cluster.scheduler.max_waiting",
-            u64::from(s.max_waiting),
-        )? as usize,
-    };
     raw.router
         .build()
         .map_err(|e| ScenarioError::field(source, "router", e.to_string()))?;
@@ -442,23 +559,124 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
             format!("must be in [0, 1), got {reserve}"),
         ));
     }
-    let cache_capacity_blocks = match raw.cache.capacity_blocks {
-        Some(n) => at_least_one(source, "cache.capacity_blocks", n)?,
-        None => capacity_from_hbm(
-            &gpu,
-            &llm,
-            u64::from(tp),
-            u64::from(block_size),
-            MemoryReserve::Fraction(reserve),
-        )
-        .map_err(|e| {
+    let c = &raw.cluster;
+    let hw = PoolInputs {
+        source,
+        llm: &llm,
+        block_size,
+        reserve,
+    };
+    let cluster_hw = hw.resolve(
+        "cluster",
+        &c.gpu,
+        c.tensor_parallel,
+        c.gpu_model.as_ref(),
+        &c.scheduler,
+        raw.cache
+            .capacity_blocks
+            .map(|n| ("cache.capacity_blocks", n)),
+    )?;
+    let pools = if c.pools.is_empty() {
+        let n = c.instances.unwrap_or(1);
+        let instances = at_least_one(source, "cluster.instances", u64::from(n))? as u32;
+        vec![
+            cluster_hw
+                .clone()
+                .into_pool("default", Role::Mixed, instances),
+        ]
+    } else {
+        if c.instances.is_some() {
+            return Err(ScenarioError::field(
+                source,
+                "cluster.instances",
+                "give the instance count of each pool in `cluster.pools`, not both",
+            ));
+        }
+        let mut pools: Vec<Pool> = Vec::new();
+        for (i, p) in c.pools.iter().enumerate() {
+            let at = format!("cluster.pools[{i}]");
+            if p.name.is_empty() || pools.iter().any(|q| q.name == p.name) {
+                return Err(ScenarioError::field(
+                    source,
+                    &format!("{at}.name"),
+                    format!("pool names must be unique and non-empty, got `{}`", p.name),
+                ));
+            }
+            let instances =
+                at_least_one(source, &format!("{at}.instances"), u64::from(p.instances))? as u32;
+            let same_gpu = p.gpu.as_ref().is_none_or(|g| *g == c.gpu);
+            let hw = hw.resolve(
+                &at,
+                p.gpu.as_deref().unwrap_or(&c.gpu),
+                p.tensor_parallel.unwrap_or(c.tensor_parallel),
+                p.gpu_model
+                    .as_ref()
+                    .or(if same_gpu { c.gpu_model.as_ref() } else { None }),
+                p.scheduler.as_ref().unwrap_or(&c.scheduler),
+                p.capacity_blocks
+                    .map(|n| (format!("{at}.capacity_blocks"), n))
+                    .or(raw
+                        .cache
+                        .capacity_blocks
+                        .map(|n| ("cache.capacity_blocks".into(), n)))
+                    .as_ref()
+                    .map(|(path, n)| (path.as_str(), *n)),
+            )?;
+            pools.push(hw.into_pool(&p.name, p.role, instances));
+        }
+        pools
+    };
+    let has = |r: Role| pools.iter().any(|p| p.role == r);
+    let disaggregation = if has(Role::Prefill) || has(Role::Decode) {
+        if !(has(Role::Prefill) && has(Role::Decode)) {
+            return Err(ScenarioError::field(
+                source,
+                "cluster.pools",
+                "a `prefill` pool needs a `decode` pool and the other way round",
+            ));
+        }
+        let d = c.disaggregation.clone().unwrap_or_default();
+        d.fabric
+            .validate()
+            .map_err(|e| ScenarioError::field(source, "cluster.disaggregation.fabric", e))?;
+        let network = kvcsim_models::net::load_network(&d.fabric.network).map_err(|e| {
             ScenarioError::field(
                 source,
-                "cache.capacity_blocks",
-                format!("cannot derive from HBM: {e}"),
+                "cluster.disaggregation.fabric.network",
+                e.to_string(),
             )
-        })? as u64,
+        })?;
+        Some(Disaggregation {
+            decode_selection: d.decode_selection,
+            fabric: d.fabric,
+            network,
+        })
+    } else {
+        if c.disaggregation.is_some() {
+            return Err(ScenarioError::field(
+                source,
+                "cluster.disaggregation",
+                "needs pools with roles `prefill` and `decode` in `cluster.pools`",
+            ));
+        }
+        None
     };
+    let instances = pools
+        .iter()
+        .try_fold(0u32, |n, p| n.checked_add(p.instances))
+        .ok_or_else(|| {
+            ScenarioError::field(source, "cluster.pools", "more than 2^32 instances in all")
+        })?;
+    let PoolHardware {
+        gpu,
+        tensor_parallel: tp,
+        gpu_model,
+        scheduler,
+        cache_capacity_blocks,
+    } = cluster_hw;
+    if c.pools.is_empty() {
+        raw.cluster.instances = Some(instances);
+    }
     let tiers = if raw.cache.tiers.is_empty() {
         None
     } else {
@@ -492,7 +710,7 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
             layers: llm.layers,
         })
     };
-    check_memory(instances, cache_capacity_blocks, tiers.as_ref(), limits).map_err(over)?;
+    check_memory(&pools, tiers.as_ref(), limits).map_err(over)?;
     let metadata = metadata::validate(&raw.metadata, source, raw.mode)?;
     let slo = raw
         .slo
@@ -526,6 +744,8 @@ fn validate(raw: RawScenario, source: &str, limits: Limits) -> Result<Scenario, 
         tensor_parallel: tp,
         gpu_model,
         instances,
+        pools,
+        disaggregation,
         scheduler,
         router: raw.router,
         cache_capacity_blocks,
@@ -587,16 +807,23 @@ pub fn check_warmup(spec: &SynthSpec, limits: Limits) -> Result<(), LimitError> 
 /// Refuses a cluster whose fixed memory (instances, and the cache tables sized up front) is
 /// estimated above [`limits::MEMORY_BYTES`].
 fn check_memory(
-    instances: u32,
-    hbm_blocks: u64,
+    pools: &[Pool],
     tiers: Option<&TierSetup>,
     limits: Limits,
 ) -> Result<(), LimitError> {
     let presized = |blocks: u64| {
         blocks.min(kvcsim_models::cache::PRESIZE_MAX_ENTRIES as u64) * limits::ENTRY_BYTES
     };
+    let mut bytes = 0u64;
+    let mut instances = 0u32;
+    for p in pools {
+        instances = instances.saturating_add(p.instances);
+        bytes = bytes.saturating_add(
+            u64::from(p.instances)
+                .saturating_mul(limits::INSTANCE_BYTES + presized(p.cache_capacity_blocks)),
+        );
+    }
     let n = u64::from(instances);
-    let mut bytes = n.saturating_mul(limits::INSTANCE_BYTES + presized(hbm_blocks));
     for t in tiers.map(|t| t.tiers.as_slice()).unwrap_or_default() {
         let stores = if t.shared { 1 } else { n };
         bytes = bytes.saturating_add(stores.saturating_mul(presized(t.capacity_blocks)));

@@ -109,9 +109,10 @@ pub enum TraceFormatName {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
-    /// Number of model replicas. Default 1.
-    #[serde(default = "one_u32")]
-    pub instances: u32,
+    /// Number of model replicas (role `mixed`: prefill and decode on the same instance).
+    /// Default 1. Leave it out when `pools` are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
     /// GPU profile: a built-in name (`h100-sxm`, `h200`, `a100-80gb`, `b200`) or a YAML path.
     /// Default `h100-sxm`.
     #[serde(default = "default_gpu")]
@@ -128,18 +129,93 @@ pub struct RawCluster {
     /// Iteration scheduler of each instance.
     #[serde(default)]
     pub scheduler: RawScheduler,
+    /// Pools of instances with roles (`prefill`, `decode`, `mixed`), each with its own count
+    /// and optionally its own GPU, TP degree, GPU model, scheduler and HBM capacity (the
+    /// cluster-level values are the defaults). Default none: `instances` mixed instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<RawPool>,
+    /// How prefill instances hand requests to decode instances, and the fabric the KV crosses
+    /// (pools with roles only). Default: least-loaded decode selection on a ConnectX-7 fabric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaggregation: Option<RawDisaggregation>,
 }
 
 impl Default for RawCluster {
     fn default() -> Self {
         RawCluster {
-            instances: 1,
+            instances: None,
             gpu: default_gpu(),
             tensor_parallel: 1,
             gpu_model: None,
             scheduler: RawScheduler::default(),
+            pools: Vec::new(),
+            disaggregation: None,
         }
     }
+}
+
+/// What the instances of a pool do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Prompt computation only: the KV then goes to a decode instance.
+    Prefill,
+    /// Output generation only, from KV shipped by a prefill instance.
+    Decode,
+    /// Both, on the same instance (aggregated serving).
+    Mixed,
+}
+
+impl Role {
+    /// The role's name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Prefill => "prefill",
+            Role::Decode => "decode",
+            Role::Mixed => "mixed",
+        }
+    }
+}
+
+/// A pool of instances (`cluster.pools[i]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    /// Name (unique), used in outputs.
+    pub name: String,
+    /// `prefill`, `decode` or `mixed`.
+    pub role: Role,
+    /// Instances in the pool.
+    pub instances: u32,
+    /// GPU profile. Default `cluster.gpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+    /// GPUs per instance. Default `cluster.tensor_parallel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_parallel: Option<u32>,
+    /// GPU execution model. Default `cluster.gpu_model` when the pool's GPU is the cluster's,
+    /// else the calibrated profile of the pool's GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_model: Option<RawGpuModel>,
+    /// Iteration scheduler. Default `cluster.scheduler`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<RawScheduler>,
+    /// HBM prefix-cache capacity per instance, blocks. Default `cache.capacity_blocks`, or
+    /// derived from the pool's GPU and TP degree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_blocks: Option<u64>,
+}
+
+/// `cluster.disaggregation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDisaggregation {
+    /// Decode-instance choice: `least-loaded` (default) or `kv-aware`.
+    #[serde(default)]
+    pub decode_selection: kvcsim_models::decode_select::DecodeSelection,
+    /// The NICs and switches the KV crosses.
+    #[serde(default)]
+    pub fabric: kvcsim_models::net::FabricConfig,
 }
 
 /// `cluster.gpu_model`: a profile name or path, or the model inline.

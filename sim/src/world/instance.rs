@@ -19,7 +19,7 @@ use crate::engine::SimTime;
 /// batch run as one event (see `World::start_iteration`).
 #[derive(Debug, Default)]
 pub struct Iteration {
-    /// Its number on this instance (0, 1, ...).
+    /// Its number on this instance (1, 2, ...).
     pub number: u64,
     /// The number of the last iteration of the span (`number` for a single iteration).
     pub last: u64,
@@ -63,6 +63,8 @@ type Due = Reverse<(u64, u64, u32, u32)>;
 /// A serving instance.
 #[derive(Debug)]
 pub struct Instance {
+    /// Its pool (index into the world's pools).
+    pub pool: u32,
     /// HBM prefix cache.
     pub cache: PrefixCache,
     /// Routed requests not yet admitted (preempted ones at the front).
@@ -83,7 +85,8 @@ pub struct Instance {
     /// Sum over decoding requests of (KV tokens at entry - entry iteration), so that their
     /// total KV context at iteration `i` is `decode_ctx_base + decoding * i`.
     decode_ctx_base: i64,
-    /// Number of the next iteration to start.
+    /// Number of the next iteration to start (the first is 1, so that a request joining
+    /// decoding from another instance can enter "after iteration `next_iteration - 1`").
     pub next_iteration: u64,
     /// The iteration running now, if any.
     pub busy: Option<Iteration>,
@@ -101,8 +104,9 @@ pub struct Instance {
 
 impl Instance {
     /// An idle instance with an empty cache.
-    pub fn new(cache: PrefixCache) -> Self {
+    pub fn new(cache: PrefixCache, pool: u32) -> Self {
         Instance {
+            pool,
             cache,
             waiting: VecDeque::new(),
             prefilling: Vec::new(),
@@ -114,7 +118,7 @@ impl Instance {
             loading: 0,
             evictions_reported: 0,
             decode_ctx_base: 0,
-            next_iteration: 0,
+            next_iteration: 1,
             busy: None,
             owed: Owed::default(),
             assigned: 0,

@@ -18,7 +18,8 @@ impl World<'_> {
         self.views.clear();
         self.locator
             .prefix_lengths(&arrival.blocks, &mut self.prefix_lengths);
-        for (inst, &cached) in self.instances.iter().zip(&self.prefix_lengths) {
+        for &InstanceId(e) in &self.entry {
+            let (inst, cached) = (&self.instances[e as usize], self.prefix_lengths[e as usize]);
             debug_assert_eq!(cached, inst.cache.longest_prefix(&arrival.blocks));
             self.views.push(InstanceView {
                 outstanding_tokens: inst.outstanding_tokens(engine.now()),
@@ -31,9 +32,9 @@ impl World<'_> {
         }
         let query = RouteQuery {
             prompt_tokens: arrival.input_tokens,
-            block_size_tokens: self.budgets.block_size,
+            block_size_tokens: self.block_size,
         };
-        let target = InstanceId(self.router.route(&query, &self.views) as u32);
+        let target = self.entry[self.router.route(&query, &self.views)];
         let req = Req::new(arrival, target);
         // The router counts a request at its instance as soon as it routes it (as a KV-aware
         // router tracks its active requests), so a burst arriving while lookups are in flight
@@ -49,7 +50,8 @@ impl World<'_> {
 
     pub(super) fn on_lookup_replied(&mut self, engine: &mut Engine<Event>, r: SeqId) {
         let i = self.reqs[r].instance;
-        if self.instances[i.index()].waiting.len() >= self.max_waiting {
+        let inst = &self.instances[i.index()];
+        if inst.waiting.len() >= self.pools[inst.pool as usize].max_waiting {
             self.reject(r);
             return;
         }
@@ -90,7 +92,7 @@ impl World<'_> {
 
     pub(super) fn on_iteration_finished(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
         let now = engine.now();
-        let bs = self.budgets.block_size;
+        let bs = self.block_size;
         let inst = &mut self.instances[i.index()];
         let it = inst.busy.take().expect("an iteration was running");
         inst.account_busy(it.start, now);

@@ -39,7 +39,7 @@ use kvcsim_models::tiers::{HBM, TierHierarchy};
 
 use crate::engine::{Engine, EventId, SimDuration, SimTime};
 use crate::records::RecordSink;
-use crate::scenario::Scenario;
+use crate::scenario::{Role, Scenario};
 use instance::Instance;
 use request::Requests;
 
@@ -101,14 +101,25 @@ impl Progress for () {
 
 pub use crate::records::{RunOutput, TierTotals};
 
-struct World<'a> {
-    reqs: Requests,
-    instances: Vec<Instance>,
+/// A pool of instances at run time: its role, GPU model and scheduler.
+struct PoolRt {
+    role: Role,
     gpu: Box<dyn GpuModel>,
-    router: Box<dyn RoutingPolicy>,
     scheduler: Box<dyn BatchScheduler>,
     budgets: Budgets,
     max_waiting: usize,
+}
+
+struct World<'a> {
+    reqs: Requests,
+    instances: Vec<Instance>,
+    /// The pools; every instance names its own.
+    pools: Vec<PoolRt>,
+    /// Tokens per KV block.
+    block_size: u64,
+    /// The instances arriving requests are routed to (prefill and mixed pools), in order.
+    entry: Vec<InstanceId>,
+    router: Box<dyn RoutingPolicy>,
     interval: SimDuration,
     /// Scratch buffers reused every iteration.
     batch: Batch,
@@ -173,12 +184,6 @@ pub fn run_with(
     progress: &mut dyn Progress,
     fast_forward: bool,
 ) -> crate::error::Result<RunOutput> {
-    let gpu = scenario.gpu_model.build(
-        scenario.llm.clone(),
-        scenario.gpu.clone(),
-        u64::from(scenario.tensor_parallel),
-    )?;
-    let capacity = usize::try_from(scenario.cache_capacity_blocks)?;
     // Belady reads the future: every block's uses at its requests' arrival times. Only then
     // is the whole workload read up front.
     let offline = scenario.eviction.is_offline()
@@ -196,34 +201,51 @@ pub fn run_with(
     } else {
         (arrivals, None)
     };
-    let instances = (0..scenario.instances)
-        .map(|_| {
+    let mut instances = Vec::with_capacity(scenario.instances as usize);
+    let mut pools = Vec::with_capacity(scenario.pools.len());
+    let mut entry = Vec::new();
+    for (p, pool) in scenario.pools.iter().enumerate() {
+        let capacity = usize::try_from(pool.cache_capacity_blocks)?;
+        for _ in 0..pool.instances {
             let policy = scenario.eviction.build(capacity, future.as_ref())?;
             let mut cache = PrefixCache::new(capacity, policy);
             if scenario.tiers.is_some() {
                 cache.log_evictions();
             }
-            Ok(Instance::new(cache))
-        })
-        .collect::<crate::error::Result<Vec<_>>>()?;
+            if pool.role != Role::Decode {
+                entry.push(InstanceId(instances.len() as u32));
+            }
+            instances.push(Instance::new(cache, p as u32));
+        }
+        let sched = &pool.scheduler;
+        pools.push(PoolRt {
+            role: pool.role,
+            gpu: pool.gpu_model.build(
+                scenario.llm.clone(),
+                pool.gpu.clone(),
+                u64::from(pool.tensor_parallel),
+            )?,
+            scheduler: sched.kind.build(),
+            budgets: Budgets {
+                max_batch_tokens: sched.max_batch_tokens,
+                max_running: sched.max_running,
+                chunked_prefill: sched.chunked_prefill,
+                block_size: u64::from(scenario.workload.block_size),
+            },
+            max_waiting: sched.max_waiting,
+        });
+    }
     let tiers = match &scenario.tiers {
         Some(setup) => Some(TierHierarchy::new(setup, future.as_ref())?),
         None => None,
     };
-    let sched = &scenario.scheduler;
     let mut world = World {
         reqs: Requests::default(),
         instances,
-        gpu,
+        pools,
+        block_size: u64::from(scenario.workload.block_size),
+        entry,
         router: scenario.router.build()?,
-        scheduler: sched.kind.build(),
-        budgets: Budgets {
-            max_batch_tokens: sched.max_batch_tokens,
-            max_running: sched.max_running,
-            chunked_prefill: sched.chunked_prefill,
-            block_size: u64::from(scenario.workload.block_size),
-        },
-        max_waiting: sched.max_waiting,
         interval: scenario.timeseries_interval,
         batch: Batch::new(),
         plan: Plan::default(),

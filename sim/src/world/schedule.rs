@@ -110,7 +110,7 @@ impl World<'_> {
     /// Forms and starts the next iteration of instance `i`, if it has work.
     pub(super) fn start_iteration(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
         let now = engine.now();
-        let bs = self.budgets.block_size;
+        let bs = self.block_size;
         let inst = &mut self.instances[i.index()];
         debug_assert!(inst.busy.is_none());
         let number = inst.next_iteration;
@@ -143,7 +143,8 @@ impl World<'_> {
             prefilling: &prefilling,
             block_size: bs,
         };
-        self.scheduler.plan(&view, &self.budgets, &mut self.plan);
+        let pool = &mut self.pools[inst.pool as usize];
+        pool.scheduler.plan(&view, &pool.budgets, &mut self.plan);
         let plan = std::mem::take(&mut self.plan);
         for &r in &plan.preempt {
             self.preempt(i, r, number, now);
@@ -201,7 +202,8 @@ impl World<'_> {
         if it.prefills.is_empty() && it.decodes == 0 {
             return; // idle
         }
-        let mut end = now + SimDuration::from_secs_f64(self.gpu.iteration_time(&self.batch));
+        let gpu = &self.pools[self.instances[i.index()].pool as usize].gpu;
+        let mut end = now + SimDuration::from_secs_f64(gpu.iteration_time(&self.batch));
         if decode_only && self.fast_forward {
             end = self.decode_span(i, &mut it, end);
         }
@@ -236,7 +238,7 @@ impl World<'_> {
         let mut times = std::mem::take(&mut self.span_times);
         times.clear();
         let within_s = self.next_tick.saturating_since(end).as_secs_f64();
-        self.gpu.decode_iterations(
+        self.pools[inst.pool as usize].gpu.decode_iterations(
             it.decodes,
             inst.decode_context_sum(it.number + 1),
             (last - it.number) as usize,
@@ -333,7 +335,7 @@ impl World<'_> {
         new_blocks: u64,
         now: SimTime,
     ) -> bool {
-        let bs = self.budgets.block_size;
+        let bs = self.block_size;
         let inst = &mut self.instances[i.index()];
         let pos = inst.waiting.iter().position(|&w| w == r).expect("waiting");
         inst.waiting.remove(pos);
