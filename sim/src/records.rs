@@ -66,6 +66,36 @@ pub struct RequestRecord {
     /// Tokens whose KV it had computed, lost to preemptions and computed again (not found in
     /// the cache on readmission).
     pub recomputed_tokens: u64,
+    /// Instance that computed its prompt (`instance` when aggregated).
+    pub prefill_instance: u32,
+    /// Instance that generated its output after the first token (`instance`).
+    pub decode_instance: u32,
+    /// Disaggregated: from the first token to the start of its KV transfer, waiting for a
+    /// decode instance with room, ns (0 aggregated).
+    pub decode_wait_ns: u64,
+    /// Disaggregated: start of its KV transfer to the arrival of the last byte, ns.
+    pub transfer_ns: u64,
+    /// Disaggregated: KV bytes moved from the prefill to the decode instance.
+    pub transfer_bytes: u64,
+}
+
+/// One bulk transfer of KV over the fabric (`transfers.parquet`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferRecord {
+    /// `pd` (prefill to decode).
+    pub kind: &'static str,
+    /// The request whose KV it carried.
+    pub request_id: u64,
+    /// Sending instance.
+    pub source: u32,
+    /// Receiving instance.
+    pub destination: u32,
+    /// Bytes.
+    pub bytes: u64,
+    /// Start, ns since the start of the run.
+    pub start_ns: u64,
+    /// Arrival of the last byte, ns since the start of the run.
+    pub end_ns: u64,
 }
 
 /// One instance over one interval (`timeseries.parquet`).
@@ -107,6 +137,14 @@ pub struct TimeseriesRow {
     pub preemptions: u64,
     /// Tokens lost to those preemptions that readmissions computed again, in the interval.
     pub recomputed_tokens: u64,
+    /// Bytes the instance's NICs sent on the fabric in the interval (KV transfers).
+    pub nic_tx_bytes: u64,
+    /// Bytes its NICs received.
+    pub nic_rx_bytes: u64,
+    /// `nic_tx_bytes` over what its NICs could send in the interval (0 without a fabric).
+    pub nic_tx_utilisation: f64,
+    /// `nic_rx_bytes` over what its NICs could receive.
+    pub nic_rx_utilisation: f64,
 }
 
 /// Where the world puts its records. Implementations may fail (a full disk); they keep the
@@ -120,6 +158,8 @@ pub trait RecordSink {
     fn rejected(&mut self) {}
     /// A finished metadata operation (only when `metadata.record_ops`).
     fn metadata_op(&mut self, _op: &OpRecord) {}
+    /// A finished bulk transfer (disaggregated runs).
+    fn transfer(&mut self, _t: &TransferRecord) {}
     /// Whether a record could not be kept; the run then stops.
     fn failed(&self) -> bool {
         false
@@ -137,6 +177,8 @@ pub struct RunRecords {
     pub rejected: u64,
     /// Metadata operations, in completion order.
     pub metadata_ops: Vec<OpRecord>,
+    /// Bulk transfers, in completion order.
+    pub transfers: Vec<TransferRecord>,
 }
 
 impl RecordSink for RunRecords {
@@ -151,6 +193,9 @@ impl RecordSink for RunRecords {
     }
     fn metadata_op(&mut self, op: &OpRecord) {
         self.metadata_ops.push(op.clone());
+    }
+    fn transfer(&mut self, t: &TransferRecord) {
+        self.transfers.push(t.clone());
     }
 }
 
@@ -173,6 +218,10 @@ impl RecordSink for Tee<'_> {
     fn metadata_op(&mut self, op: &OpRecord) {
         self.0.metadata_op(op);
         self.1.metadata_op(op);
+    }
+    fn transfer(&mut self, t: &TransferRecord) {
+        self.0.transfer(t);
+        self.1.transfer(t);
     }
     fn failed(&self) -> bool {
         self.0.failed() || self.1.failed()

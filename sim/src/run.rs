@@ -180,7 +180,12 @@ pub fn simulate_to_dir(
     progress: &mut dyn Progress,
 ) -> crate::error::Result<RunSummary> {
     let record_ops = scenario.metadata.as_ref().is_some_and(|m| m.record_ops);
-    let mut files = RunFiles::new(dir, record_ops, scenario.slo);
+    let mut files = RunFiles::new(
+        dir,
+        record_ops,
+        scenario.disaggregation.is_some(),
+        scenario.slo,
+    );
     let (_, summary) = run_into(scenario, &mut files, progress)?;
     files.finish()?;
     write_resolved(dir, scenario)?;

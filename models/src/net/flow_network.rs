@@ -212,7 +212,7 @@ impl FlowNetwork {
     /// time order (ties by flow id).
     pub fn advance_to(&mut self, now_ns: f64, done: &mut Vec<Delivered>) {
         while let Some(t) = self.next_send_ns().filter(|&t| t <= now_ns) {
-            self.drain(t);
+            self.drain(t, true);
             // Every flow sent by now leaves (several may end together).
             let mut k = 0;
             while k < self.flows.len() {
@@ -227,7 +227,7 @@ impl FlowNetwork {
             self.pop_arrived(t, done);
         }
         if now_ns > self.now_ns {
-            self.drain(now_ns);
+            self.drain(now_ns, false);
         }
         self.pop_arrived(now_ns, done);
     }
@@ -240,12 +240,21 @@ impl FlowNetwork {
             .min_by(f64::total_cmp)
     }
 
-    /// Moves every sending flow forward to `t` at its rate.
-    fn drain(&mut self, t: f64) {
+    /// Moves every sending flow forward to `t` at its rate. With `ends`, `t` is a send end
+    /// (from [`next_send_ns`](Self::next_send_ns)): the flows whose end, computed the same
+    /// way, is not after `t` send all they have left, so that a rounding error of
+    /// `rate x (t - now)` (which grows with the clock's magnitude) cannot leave them a sliver
+    /// and the caller looping on the same `t`.
+    fn drain(&mut self, t: f64, ends: bool) {
         let dt = t - self.now_ns;
-        if dt > 0.0 {
+        if dt > 0.0 || ends {
             for f in &mut self.flows {
-                let sent = (f.rate * dt).min(f.remaining);
+                let ending = ends && self.now_ns + f.remaining / f.rate <= t;
+                let sent = if ending {
+                    f.remaining
+                } else {
+                    (f.rate * dt.max(0.0)).min(f.remaining)
+                };
                 f.remaining -= sent;
                 for l in &f.path {
                     self.links[l.0 as usize].bytes += sent;
@@ -334,6 +343,27 @@ mod tests {
     /// One flow of B bytes on an idle path: latency plus B over the bottleneck. Path: GPU PCIe
     /// 50 B/ns (1,000 ns), NIC 48 B/ns, switch 100 B/ns (600 ns); 64 MiB: 67,108,864 / 48 =
     /// 1,398,101.33 ns sending, + 1,600 ns latency.
+    #[test]
+    fn a_send_end_late_in_the_run_is_reached_despite_rounding() {
+        // Regression: at a clock of ~2.9e9 ns, rate x (end - now) fell short of the remaining
+        // bytes by more than the tolerance and advance_to looped on the same send end.
+        let mut net = FlowNetwork::new();
+        let a = net.add_link("a", 24.778_730_797_970_03, 1_770.0);
+        let b = net.add_link("b", 24.778_730_797_970_03, 0.0);
+        let c = net.add_link("c", 24.778_730_797_970_03, 0.0);
+        let mut done = Vec::new();
+        let t0 = 2_861_228_769.0;
+        net.start(t0, &[a, b], 1_146_880_000, 1, &mut done);
+        net.start(t0, &[a, c], 1_146_880_001, 2, &mut done);
+        let mut steps = 0;
+        while let Some(t) = net.next_event_ns() {
+            net.advance_to(t, &mut done);
+            steps += 1;
+            assert!(steps < 10, "stuck at {t}");
+        }
+        assert_eq!(done.len(), 2);
+    }
+
     #[test]
     fn idle_path_closed_form() {
         let mut net = FlowNetwork::new();

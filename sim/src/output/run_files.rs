@@ -19,7 +19,7 @@ use parquet::arrow::ArrowWriter;
 
 use super::table::writer_properties;
 use super::{Column, Table, temp_name};
-use crate::records::{OpRecord, RecordSink, RequestRecord, TimeseriesRow};
+use crate::records::{OpRecord, RecordSink, RequestRecord, TimeseriesRow, TransferRecord};
 use crate::scenario::Slo;
 
 /// Rows per Parquet row group (and the most rows a table buffers).
@@ -56,6 +56,11 @@ pub fn requests_table(r: &[RequestRecord], slo: Option<&Slo>) -> Table {
         .with("metadata_ns", column!(r, U64, metadata_ns))
         .with("preemptions", column!(r, U32, preemptions))
         .with("recomputed_tokens", column!(r, U64, recomputed_tokens))
+        .with("prefill_instance", column!(r, U32, prefill_instance))
+        .with("decode_instance", column!(r, U32, decode_instance))
+        .with("decode_wait_ns", column!(r, U64, decode_wait_ns))
+        .with("transfer_ns", column!(r, U64, transfer_ns))
+        .with("transfer_bytes", column!(r, U64, transfer_bytes))
         .with(
             "meets_slo",
             Column::OptBool(r.iter().map(|r| slo.map(|s| s.meets(r))).collect()),
@@ -102,6 +107,25 @@ pub fn timeseries_table(t: &[TimeseriesRow]) -> Table {
     table
         .with("preemptions", column!(t, U64, preemptions))
         .with("recomputed_tokens", column!(t, U64, recomputed_tokens))
+        .with("nic_tx_bytes", column!(t, U64, nic_tx_bytes))
+        .with("nic_rx_bytes", column!(t, U64, nic_rx_bytes))
+        .with("nic_tx_utilisation", column!(t, F64, nic_tx_utilisation))
+        .with("nic_rx_utilisation", column!(t, F64, nic_rx_utilisation))
+}
+
+/// The `transfers.parquet` table of `rows`.
+pub fn transfers_table(t: &[TransferRecord]) -> Table {
+    Table::new()
+        .with(
+            "kind",
+            Column::Str(t.iter().map(|r| Some(r.kind.to_string())).collect()),
+        )
+        .with("request_id", column!(t, U64, request_id))
+        .with("source", column!(t, U32, source))
+        .with("destination", column!(t, U32, destination))
+        .with("bytes", column!(t, U64, bytes))
+        .with("start_ns", column!(t, U64, start_ns))
+        .with("end_ns", column!(t, U64, end_ns))
 }
 
 /// Makes the table of a buffer of rows.
@@ -184,18 +208,20 @@ impl<R> Drop for StreamingTable<R> {
 
 /// The record sink of a run writing into a folder: `requests.parquet` (rows in completion
 /// order), `timeseries.parquet` (interval, then instance) and, when asked, `metadata_ops.parquet`
-/// (completion order).
+/// (completion order) and `transfers.parquet` (completion order).
 pub struct RunFiles {
     requests: StreamingTable<RequestRecord>,
     timeseries: StreamingTable<TimeseriesRow>,
     metadata_ops: Option<StreamingTable<OpRecord>>,
+    transfers: Option<StreamingTable<TransferRecord>>,
     error: Option<crate::error::Error>,
 }
 
 impl RunFiles {
-    /// Files in `dir` (which must exist), with `metadata_ops.parquet` if `metadata_ops`;
-    /// nothing is created before the first row group. `slo` fills the `meets_slo` column.
-    pub fn new(dir: &Path, metadata_ops: bool, slo: Option<Slo>) -> Self {
+    /// Files in `dir` (which must exist), with `metadata_ops.parquet` if `metadata_ops` and
+    /// `transfers.parquet` if `transfers`; nothing is created before the first row group.
+    /// `slo` fills the `meets_slo` column.
+    pub fn new(dir: &Path, metadata_ops: bool, transfers: bool, slo: Option<Slo>) -> Self {
         RunFiles {
             requests: StreamingTable::new(
                 dir.join("requests.parquet"),
@@ -209,6 +235,12 @@ impl RunFiles {
                 StreamingTable::new(
                     dir.join("metadata_ops.parquet"),
                     Box::new(super::metadata::ops_table) as ToTable<OpRecord>,
+                )
+            }),
+            transfers: transfers.then(|| {
+                StreamingTable::new(
+                    dir.join("transfers.parquet"),
+                    Box::new(transfers_table) as ToTable<TransferRecord>,
                 )
             }),
             error: None,
@@ -229,6 +261,7 @@ impl RunFiles {
             requests,
             timeseries,
             metadata_ops,
+            transfers,
             error,
         } = self;
         if let Some(e) = error {
@@ -236,6 +269,7 @@ impl RunFiles {
         }
         requests.finish()?;
         timeseries.finish()?;
+        transfers.map_or(Ok(()), StreamingTable::finish)?;
         metadata_ops.map_or(Ok(()), StreamingTable::finish)
     }
 }
@@ -260,6 +294,15 @@ impl RecordSink for RunFiles {
             && let Some(t) = &mut self.metadata_ops
         {
             let r = t.push(op.clone());
+            self.keep(r);
+        }
+    }
+
+    fn transfer(&mut self, t: &TransferRecord) {
+        if self.error.is_none()
+            && let Some(table) = &mut self.transfers
+        {
+            let r = table.push(t.clone());
             self.keep(r);
         }
     }

@@ -75,6 +75,11 @@ pub struct SummaryBuilder {
     slo: Option<Slo>,
     gpus: u64,
     meeting_slo: u64,
+    /// Disaggregated runs: per request, its transfer and decode-queue wait (empty otherwise).
+    disaggregated: bool,
+    transfer_ns: Vec<u64>,
+    decode_wait_ns: Vec<u64>,
+    transfer_bytes: u64,
 }
 
 impl SummaryBuilder {
@@ -84,6 +89,7 @@ impl SummaryBuilder {
         SummaryBuilder {
             slo: scenario.slo,
             gpus: scenario.gpus(),
+            disaggregated: scenario.disaggregation.is_some(),
             ..SummaryBuilder::default()
         }
     }
@@ -111,6 +117,11 @@ impl RecordSink for SummaryBuilder {
         self.output_tokens += r.output_tokens;
         self.preemptions += u64::from(r.preemptions);
         self.recomputed_tokens += r.recomputed_tokens;
+        if self.disaggregated && r.prefill_instance != r.decode_instance {
+            self.transfer_ns.push(r.transfer_ns);
+            self.decode_wait_ns.push(r.decode_wait_ns);
+            self.transfer_bytes += r.transfer_bytes;
+        }
     }
 
     fn interval(&mut self, _: &TimeseriesRow) {}
@@ -118,6 +129,24 @@ impl RecordSink for SummaryBuilder {
     fn rejected(&mut self) {
         self.rejected += 1;
     }
+}
+
+/// The prefill-to-decode hand-offs of a disaggregated run in `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DisaggSummary {
+    /// Completed requests whose KV moved from a prefill to a decode instance.
+    pub transfers: u64,
+    /// KV bytes moved, GB (1e9 bytes).
+    pub transfer_gb: f64,
+    /// Transfer time per request (start to last byte).
+    pub transfer_ms: LatencyMs,
+    /// Transfer time over end-to-end latency, summed over the completed requests: the share
+    /// of request time spent moving KV.
+    pub transfer_share_of_e2e: f64,
+    /// Requests that found no decode instance with room at their hand-off and queued.
+    pub decode_queued_requests: u64,
+    /// First token to transfer start (the decode-queue wait) per request.
+    pub decode_wait_ms: LatencyMs,
 }
 
 /// One cache tier in `summary.json`.
@@ -192,6 +221,9 @@ pub struct RunSummary {
     /// With an `slo`: `slo_attainment >= percentile / 100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_met: Option<bool>,
+    /// Prefill-to-decode hand-offs (disaggregated runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaggregation: Option<DisaggSummary>,
     /// Wall-clock seconds of the simulation loop: the only non-deterministic value. Always
     /// set by a run; `None` leaves it out of `summary.json` (sweeps keep it apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +255,16 @@ impl RunSummary {
         let offered = b.ttft_ns.len() as u64 + b.rejected;
         let attainment = b.slo.map(|_| ratio(b.meeting_slo, offered));
         let goodput = b.slo.map(|_| per_s(b.meeting_slo));
+        let disaggregation = b.disaggregated.then(|| DisaggSummary {
+            transfers: b.transfer_ns.len() as u64,
+            transfer_gb: b.transfer_bytes as f64 * 1e-9,
+            transfer_share_of_e2e: ratio(sum(&b.transfer_ns), sum(&b.e2e_ns)),
+            decode_queued_requests: b.decode_wait_ns.iter().filter(|&&w| w > 0).count() as u64,
+            transfer_ms: LatencyMs::of_ns(b.transfer_ns.iter().copied()),
+            decode_wait_ms: LatencyMs::of_ns(b.decode_wait_ns.iter().copied()),
+        });
         RunSummary {
+            disaggregation,
             slo_attainment: attainment,
             goodput_requests_per_s: goodput,
             goodput_per_gpu: goodput.map(|g| g / b.gpus.max(1) as f64),
@@ -297,6 +338,16 @@ impl RunSummary {
             "GPU busy             {:>12.1} %\n",
             self.gpu_busy_fraction * 100.0
         );
+        if let Some(d) = &self.disaggregation {
+            s += &format!(
+                "KV transfers         {:>12} ({:.1} GB, p99 {:.2} ms, {:.2} % of e2e; {} waited for a decode instance)\n",
+                d.transfers,
+                d.transfer_gb,
+                d.transfer_ms.p99,
+                d.transfer_share_of_e2e * 100.0,
+                d.decode_queued_requests
+            );
+        }
         if self.tiers.len() > 1 {
             s += "tier        hit ratio   read GB  written GB   evictions\n";
             for t in &self.tiers {

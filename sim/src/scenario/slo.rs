@@ -127,6 +127,11 @@ pub(crate) fn record(ttft_ms: u64, tpot_ms: u64, e2e_ms: u64) -> RequestRecord {
         finish_ns: e2e_ms * 1_000_000,
         preemptions: 0,
         recomputed_tokens: 0,
+        prefill_instance: 0,
+        decode_instance: 0,
+        decode_wait_ns: 0,
+        transfer_ns: 0,
+        transfer_bytes: 0,
     }
 }
 

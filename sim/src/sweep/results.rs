@@ -136,11 +136,18 @@ pub fn summary_table(
             ),
         };
     }
-    // SLO figures: null where the point has no `slo` (or failed).
-    let opt_reals: [(&str, Of<Option<f64>>); 3] = [
+    // SLO figures: null where the point has no `slo` (or failed); hand-off figures: null
+    // where it is not disaggregated.
+    let opt_reals: [(&str, Of<Option<f64>>); 5] = [
         ("slo_attainment", |s| s.slo_attainment),
         ("goodput_requests_per_s", |s| s.goodput_requests_per_s),
         ("goodput_per_gpu", |s| s.goodput_per_gpu),
+        ("transfer_share_of_e2e", |s| {
+            s.disaggregation.as_ref().map(|d| d.transfer_share_of_e2e)
+        }),
+        ("transfer_ms_p99", |s| {
+            s.disaggregation.as_ref().map(|d| d.transfer_ms.p99)
+        }),
     ];
     for (name, get) in opt_reals {
         t = t.with(
@@ -332,6 +339,7 @@ mod tests {
                 events_per_s: Some(900.0),
                 tiers: Vec::new(),
                 slo_attainment: None,
+                disaggregation: None,
                 goodput_requests_per_s: None,
                 goodput_per_gpu: None,
                 slo_met: None,

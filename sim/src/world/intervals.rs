@@ -17,6 +17,7 @@ impl World<'_> {
 
     /// Pushes one time-series row per instance for the interval ending at `now`.
     pub(super) fn close_interval(&mut self, now: SimTime, last: bool) {
+        self.advance_fabric(now);
         for (idx, inst) in self.instances.iter_mut().enumerate() {
             if last && now == inst.interval_start {
                 continue; // nothing left to report
@@ -39,6 +40,18 @@ impl World<'_> {
                     .as_ref()
                     .map_or(0, |t| t.resident_blocks(idx, kind) as u64)
             };
+            let len_f = len as f64;
+            let (nic_tx_bytes, nic_rx_bytes, nic_tx_utilisation, nic_rx_utilisation) =
+                match &mut self.disagg {
+                    None => (0, 0, 0.0, 0.0),
+                    Some(pd) => {
+                        let (tx, rx) = pd.fabric.instance_bytes(idx);
+                        let cap = pd.fabric.instance_capacity(idx) * len_f;
+                        let (tx0, rx0) = std::mem::replace(&mut pd.reported_bytes[idx], (tx, rx));
+                        let (dtx, drx) = ((tx - tx0).max(0.0), (rx - rx0).max(0.0));
+                        (dtx.round() as u64, drx.round() as u64, dtx / cap, drx / cap)
+                    }
+                };
             let tier_blocks = [
                 0,
                 resident(TierKind::Dram),
@@ -63,6 +76,10 @@ impl World<'_> {
                 tier_blocks,
                 preemptions: c.preemptions,
                 recomputed_tokens: c.recomputed_tokens,
+                nic_tx_bytes,
+                nic_rx_bytes,
+                nic_tx_utilisation,
+                nic_rx_utilisation,
             });
             inst.interval = Default::default();
             inst.interval_start = now;

@@ -9,6 +9,7 @@ use super::request::{Owed, Phase, Req};
 use super::{Event, InstanceId, World};
 use crate::engine::{Engine, SimTime};
 use crate::records::RequestRecord;
+use crate::scenario::Role;
 
 impl World<'_> {
     pub(super) fn on_request_arrived(&mut self, engine: &mut Engine<Event>) {
@@ -93,6 +94,8 @@ impl World<'_> {
     pub(super) fn on_iteration_finished(&mut self, engine: &mut Engine<Event>, i: InstanceId) {
         let now = engine.now();
         let bs = self.block_size;
+        let prefill_only =
+            self.pools[self.instances[i.index()].pool as usize].role == Role::Prefill;
         let inst = &mut self.instances[i.index()];
         let it = inst.busy.take().expect("an iteration was running");
         inst.account_busy(it.start, now);
@@ -128,25 +131,9 @@ impl World<'_> {
             req.generated += 1;
             inst.generated(1);
             req.first_token.get_or_insert(now);
-            // The prompt's blocks not yet pinned become cached blocks, pinned by this request.
-            let from = req.pinned_blocks as usize;
-            let new_blocks = req.blocks.len() - from;
-            inst.cache.free_private(new_blocks);
-            req.private_blocks -= new_blocks as u32;
-            for (depth, &b) in req.blocks.iter().enumerate().skip(from) {
-                let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
-                let outcome = inst
-                    .cache
-                    .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
-                    .expect("its private blocks made room");
-                if let InsertOutcome::Inserted { evicted } = outcome {
-                    self.locator.stored(b, i.0);
-                    if let Some(victim) = evicted {
-                        self.locator.removed(victim, i.0);
-                    }
-                }
-            }
-            req.pinned_blocks = req.blocks.len() as u32;
+            let from = self.cache_prompt_blocks(i, r, now);
+            let inst = &mut self.instances[i.index()];
+            let req = &mut self.reqs[r];
             if let Some(tiers) = &mut self.tiers {
                 inst.cache.take_evicted(&mut self.demote);
                 for (block, meta) in self.demote.drain(..) {
@@ -166,6 +153,8 @@ impl World<'_> {
             if req.generated == req.output_tokens {
                 inst.prefilling.retain(|&p| p != r);
                 self.complete(r, now);
+            } else if prefill_only {
+                self.hand_off(r, now);
             } else {
                 req.phase = Phase::Decoding;
                 inst.start_decoding(r, req, it.number, bs);
@@ -176,6 +165,35 @@ impl World<'_> {
             .prefilling
             .retain(|&p| reqs.get(p).is_some_and(|r| r.phase == Phase::Prefilling));
         self.start_iteration(engine, i);
+        // Blocks freed here may make room for requests waiting for a decode instance.
+        self.dispatch_decodes(now);
+    }
+
+    /// The prompt blocks of request `r` on instance `i` not yet pinned (its prefill, or its KV
+    /// transferred from a prefill instance, has just filled them) become cached blocks pinned
+    /// by it, in place of as many of its private blocks. Returns the first such block.
+    pub(super) fn cache_prompt_blocks(&mut self, i: InstanceId, r: SeqId, now: SimTime) -> usize {
+        let inst = &mut self.instances[i.index()];
+        let req = &mut self.reqs[r];
+        let from = req.pinned_blocks as usize;
+        let new_blocks = req.blocks.len() - from;
+        inst.cache.free_private(new_blocks);
+        req.private_blocks -= new_blocks as u32;
+        for (depth, &b) in req.blocks.iter().enumerate().skip(from) {
+            let parent = depth.checked_sub(1).map(|p| req.blocks[p]);
+            let outcome = inst
+                .cache
+                .insert(b, parent, depth as u32, now.as_nanos(), Admit::Pinned)
+                .expect("its private blocks made room");
+            if let InsertOutcome::Inserted { evicted } = outcome {
+                self.locator.stored(b, i.0);
+                if let Some(victim) = evicted {
+                    self.locator.removed(victim, i.0);
+                }
+            }
+        }
+        req.pinned_blocks = req.blocks.len() as u32;
+        from
     }
 
     /// Request `r` produced its last token at `now`: its blocks are released (cached ones tail
@@ -220,6 +238,11 @@ impl World<'_> {
             finish_ns: now.as_nanos(),
             preemptions: req.preemptions,
             recomputed_tokens: req.recomputed_tokens,
+            prefill_instance: req.prefill_instance.0,
+            decode_instance: req.instance.0,
+            decode_wait_ns: (req.transfer_start.max(first_token) - first_token).as_nanos(),
+            transfer_ns: (req.transfer_end - req.transfer_start).as_nanos(),
+            transfer_bytes: req.transfer_bytes,
         });
     }
 }

@@ -20,6 +20,7 @@
 //! One [`run`] is a pure function of the scenario and its seed: the same inputs give the same
 //! records, byte for byte, whatever else runs in the process.
 
+mod disagg;
 pub mod instance;
 mod intervals;
 mod lifecycle;
@@ -68,6 +69,8 @@ pub enum Event {
     IntervalEnded,
     /// A step of the metadata service (see `lookup`).
     Metadata(metadata_driver::MetaEvent),
+    /// The fabric changed: a KV flow's last byte left or arrived (see `disagg`).
+    Fabric,
 }
 
 /// A request as the workload hands it to the world.
@@ -160,6 +163,8 @@ struct World<'a> {
     lookup: Box<dyn lookup::LookupService>,
     lookup_steps: Vec<(SimTime, metadata_driver::MetaEvent)>,
     lookup_replies: Vec<(SeqId, SimTime)>,
+    /// The prefill-to-decode hand-off and its fabric, when pools have those roles.
+    disagg: Option<disagg::Disagg>,
 }
 
 /// Runs `scenario` over `arrivals` (in time order) to completion, pushing records into `sink`.
@@ -271,7 +276,30 @@ pub fn run_with(
         lookup: lookup::build(scenario),
         lookup_steps: Vec::new(),
         lookup_replies: Vec::new(),
+        disagg: None,
     };
+    if let Some(d) = &scenario.disaggregation {
+        let ranks: Vec<u32> = scenario
+            .pools
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(p.tensor_parallel, p.instances as usize))
+            .collect();
+        let decoders = world
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, inst)| world.pools[inst.pool as usize].role == Role::Decode)
+            .map(|(k, _)| InstanceId(k as u32))
+            .collect();
+        let mut pd = disagg::Disagg::new(
+            kvcsim_models::net::Fabric::new(&d.fabric, &d.network, &ranks),
+            d.decode_selection,
+            decoders,
+            scenario.llm.kv_bytes_per_token(),
+        );
+        pd.reported_bytes = vec![(0.0, 0.0); ranks.len()];
+        world.disagg = Some(pd);
+    }
     let mut engine = Engine::new();
     world.pull_arrival(&mut engine);
     if world.next.is_some() {
@@ -339,8 +367,10 @@ impl World<'_> {
             Event::IterationFinished(i) => self.on_iteration_finished(engine, i),
             Event::IntervalEnded => self.on_interval_ended(engine),
             Event::Metadata(e) => self.lookup.on_event(engine.now(), e),
+            Event::Fabric => self.on_fabric(engine.now()),
         }
         self.pump_lookups(engine);
+        self.pump_fabric(engine);
     }
 
     /// Takes the workload's next arrival and schedules it.

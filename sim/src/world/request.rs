@@ -6,6 +6,9 @@
 //!                                  │      ▼             └─▶ Loading ────┘ blocks from   │
 //!                                  │   Rejected              lower tiers arrived        │
 //!                                  └──────────── preempted (KV freed) ◀─────────────────┘
+//!
+//!   disaggregated: last chunk on a prefill instance (a token) ─▶ AwaitingDecode ─room on a
+//!   decode instance, KV reserved─▶ Transferring ─last flow delivered─▶ Decoding there
 //! ```
 //!
 //! Token accounting: a request must have KV for `target` tokens before its next output token
@@ -32,6 +35,11 @@ pub enum Phase {
     Prefilling,
     /// Generating output tokens.
     Decoding,
+    /// Disaggregated: prefill done (first token out), waiting for a decode instance with room
+    /// for its KV.
+    AwaitingDecode,
+    /// Disaggregated: KV reserved on the decode instance, crossing the fabric.
+    Transferring,
 }
 
 /// One request being simulated (in flight: completed ones leave the table).
@@ -94,6 +102,24 @@ pub struct Req {
     pub lost_kv_tokens: u64,
     /// Tokens lost to preemptions and computed again.
     pub recomputed_tokens: u64,
+    /// The instance that computed its prompt (the serving one when aggregated).
+    pub prefill_instance: InstanceId,
+    /// Disaggregated, from the hand-off to the end of the transfer: the blocks it still pins
+    /// and holds privately on the prefill instance (its `pinned_blocks` and `private_blocks`
+    /// then count the decode instance's reservation).
+    pub source_pinned: u32,
+    /// See `source_pinned`.
+    pub source_private: u32,
+    /// Flows of its KV transfer not yet delivered.
+    pub pending_flows: u32,
+    /// When its prefill handed it to the decode pool.
+    pub handoff_at: SimTime,
+    /// When its KV transfer started and ended.
+    pub transfer_start: SimTime,
+    /// See `transfer_start`.
+    pub transfer_end: SimTime,
+    /// KV bytes it moved from the prefill to the decode instance.
+    pub transfer_bytes: u64,
 }
 
 impl Req {
@@ -127,6 +153,14 @@ impl Req {
             preemptions: 0,
             lost_kv_tokens: 0,
             recomputed_tokens: 0,
+            prefill_instance: instance,
+            source_pinned: 0,
+            source_private: 0,
+            pending_flows: 0,
+            handoff_at: SimTime::ZERO,
+            transfer_start: SimTime::ZERO,
+            transfer_end: SimTime::ZERO,
+            transfer_bytes: 0,
         }
     }
 

@@ -293,7 +293,7 @@ impl World<'_> {
     /// Allocates `n` private blocks to request `r` on instance `i`, evicting cached blocks by
     /// policy; the victims are deleted from the metadata service and, with `demote`, moved to
     /// the lower tiers now.
-    fn allocate(&mut self, i: InstanceId, r: SeqId, n: u64, now: SimTime, demote: bool) {
+    pub(super) fn allocate(&mut self, i: InstanceId, r: SeqId, n: u64, now: SimTime, demote: bool) {
         if n == 0 {
             return;
         }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod disaggregation;
 mod fast_forward;
 mod fuzz;
 mod hand_computed;

@@ -1,0 +1,203 @@
+//! Disaggregated prefill and decode, small enough to compute by hand: the prefill instance's
+//! first token, the KV transfer on the fabric's closed form, the decode steps on the decode
+//! instance, links shared fairly, and the decode-pool queue when no decode instance has room.
+
+use std::path::Path;
+
+use kvcsim::engine::SimDuration;
+use kvcsim::records::RunRecords;
+use kvcsim::run::simulate;
+use kvcsim::scenario::{Scenario, load_str};
+use kvcsim_models::gpu::{Batch, GpuModel};
+use kvcsim_models::net::{PathParams, load_network};
+
+use super::write_trace;
+
+/// `prefill` prefill and `decode` decode instances of Llama-3.1-8B on H100 (TP 1), 16-token
+/// blocks, round-robin routing, caches of `capacity` blocks (decode: `decode_capacity`).
+fn scenario(trace: &Path, prefill: u32, decode: u32, decode_capacity: u64) -> Scenario {
+    let yaml = format!(
+        "seed: 1\nworkload:\n  trace: {}\n  block_size: 16\nmodel: llama-3.1-8b\n\
+         router: {{kind: round-robin}}\ncache:\n  capacity_blocks: 10000\n\
+         cluster:\n  gpu: h100-sxm\n  pools:\n\
+         \x20   - {{name: p, role: prefill, instances: {prefill}}}\n\
+         \x20   - {{name: d, role: decode, instances: {decode}, capacity_blocks: {decode_capacity}}}\n",
+        trace.display()
+    );
+    load_str(&yaml, "test.yaml", Path::new(""), &[]).unwrap()
+}
+
+fn gpu(s: &Scenario) -> Box<dyn GpuModel> {
+    s.gpu_model.build(s.llm.clone(), s.gpu.clone(), 1).unwrap()
+}
+
+fn ns(secs: f64) -> u64 {
+    SimDuration::from_secs_f64(secs).as_nanos()
+}
+
+fn run(s: &Scenario) -> RunRecords {
+    simulate(s, &mut ()).unwrap().0.records
+}
+
+/// The default fabric's path: ConnectX-7, one switch.
+fn path() -> PathParams {
+    PathParams::from_profile(&load_network("connectx7-400g-ib").unwrap(), 1)
+}
+
+/// KV bytes of one Llama-3.1-8B token: 32 layers x 8 KV heads x 128 x (K, V) x 2 bytes.
+const KV_PER_TOKEN: u64 = 32 * 8 * 128 * 2 * 2;
+
+#[test]
+fn prefill_then_transfer_then_decode_on_another_instance() {
+    // 1000 prompt tokens, 3 output tokens, at 0. The prefill instance computes the prompt and
+    // emits token 1 (TTFT = prefill(1000)); the whole prompt's KV (1000 x 128 KiB) crosses the
+    // idle path in latency + bytes / B (the event lands on the next whole nanosecond); the
+    // decode instance then runs two steps with contexts 1001 and 1002.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let ids: Vec<u64> = (0..63).collect();
+    write_trace(&trace, &[(0, 1000, 3, &ids)]);
+    let s = scenario(&trace, 1, 1, 10_000);
+    let g = gpu(&s);
+    let prefill = ns(g.iteration_time(&Batch::prefill(1000, 0)));
+    let d1 = ns(g.iteration_time(Batch::new().push_decode(1001)));
+    let d2 = ns(g.iteration_time(Batch::new().push_decode(1002)));
+    let p = path();
+    let bytes = 1000 * KV_PER_TOKEN;
+    let transfer = (p.latency_ns + bytes as f64 / p.bytes_per_ns).ceil() as u64;
+    let out = run(&s);
+    let r = &out.requests[0];
+    assert_eq!(
+        (r.prefill_instance, r.decode_instance, r.instance),
+        (0, 1, 1)
+    );
+    assert_eq!(r.ttft_ns, prefill);
+    assert_eq!((r.transfer_bytes, r.decode_wait_ns), (bytes, 0));
+    assert_eq!(r.transfer_ns, transfer);
+    assert_eq!(r.e2e_ns, prefill + transfer + d1 + d2);
+    // The transfer delays the second token: TPOT includes it.
+    assert_eq!(r.tpot_ns, (transfer + d1 + d2) / 2);
+    // ~2.7 ms for 131 MB at 49.5 GB/s.
+    assert!((2_500_000..3_000_000).contains(&transfer), "{transfer}");
+    let t = &out.transfers[0];
+    assert_eq!(
+        (t.kind, t.source, t.destination, t.bytes),
+        ("pd", 0, 1, bytes)
+    );
+    assert_eq!(t.end_ns - t.start_ns, transfer);
+}
+
+#[test]
+fn two_transfers_into_one_decode_nic_share_it() {
+    // Two equal prompts on two prefill instances finish together; both KV transfers enter the
+    // one decode instance's NIC and each gets half of it: latency + 2 x bytes / B.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let a: Vec<u64> = (0..63).collect();
+    let b: Vec<u64> = (100..163).collect();
+    write_trace(&trace, &[(0, 1000, 2, &a), (0, 1000, 2, &b)]);
+    let s = scenario(&trace, 2, 1, 10_000);
+    let out = run(&s);
+    let p = path();
+    let bytes = 1000 * KV_PER_TOKEN;
+    let shared = p.latency_ns + 2.0 * bytes as f64 / p.bytes_per_ns;
+    assert_eq!(out.requests.len(), 2);
+    for r in &out.requests {
+        assert_eq!(r.decode_instance, 2);
+        assert!(
+            (r.transfer_ns as f64 - shared).abs() <= 1.0,
+            "{} vs {shared}",
+            r.transfer_ns
+        );
+    }
+    assert_ne!(
+        out.requests[0].prefill_instance,
+        out.requests[1].prefill_instance
+    );
+}
+
+#[test]
+fn a_decode_pool_without_room_queues_the_request_until_blocks_free() {
+    // The decode instance holds 100 blocks; each request needs 63 (1000 tokens + 2 output in
+    // 16-token blocks). The second waits from its first token until the first finishes and
+    // releases its blocks (cached, hence evictable).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let a: Vec<u64> = (0..63).collect();
+    let b: Vec<u64> = (100..163).collect();
+    write_trace(&trace, &[(0, 1000, 3, &a), (0, 1000, 3, &b)]);
+    let s = scenario(&trace, 2, 1, 100);
+    let out = run(&s);
+    assert_eq!(out.requests.len(), 2);
+    let (first, second) = (&out.requests[0], &out.requests[1]);
+    assert_eq!(first.decode_wait_ns, 0);
+    assert!(second.decode_wait_ns > 0);
+    assert_eq!(
+        second.arrival_ns + second.ttft_ns + second.decode_wait_ns,
+        first.finish_ns
+    );
+}
+
+#[test]
+fn pools_are_checked_and_errors_name_the_field() {
+    let base = "workload: {synthetic: {limit: {requests: 10}}}\ncluster:\n";
+    for (bad, needle) in [
+        (
+            "  pools: [{name: p, role: prefill, instances: 1}]\n",
+            "needs a `decode` pool",
+        ),
+        (
+            "  instances: 2\n  pools: [{name: m, role: mixed, instances: 1}]\n",
+            "cluster.instances",
+        ),
+        (
+            "  pools: [{name: m, role: mixed, instances: 1}, {name: m, role: mixed, instances: 1}]\n",
+            "cluster.pools[1].name",
+        ),
+        (
+            "  pools: [{name: m, role: mixed, instances: 0}]\n",
+            "cluster.pools[0].instances",
+        ),
+        (
+            "  pools: [{name: m, role: sideways, instances: 1}]\n",
+            "sideways",
+        ),
+        (
+            "  pools: [{name: p, role: prefill, instances: 1}, {name: d, role: decode, instances: 1}]\n  disaggregation: {fabric: {oversubscription: 0.5}}\n",
+            "cluster.disaggregation.fabric",
+        ),
+        (
+            "  pools: [{name: p, role: prefill, instances: 1}, {name: d, role: decode, instances: 1}]\n  disaggregation: {fabric: {network: cx9}}\n",
+            "cluster.disaggregation.fabric.network",
+        ),
+        (
+            "  pools: [{name: p, role: prefill, instances: 1}, {name: d, role: decode, instances: 1, gpu: h900}]\n",
+            "cluster.pools[1].gpu",
+        ),
+        (
+            "  disaggregation: {decode_selection: kv-aware}\n",
+            "needs pools",
+        ),
+    ] {
+        let err = load_str(&format!("{base}{bad}"), "t.yaml", Path::new(""), &[])
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {bad}"))
+            .to_string();
+        assert!(err.contains(needle), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn heterogeneous_pools_take_their_own_hardware() {
+    let yaml = "workload: {synthetic: {limit: {requests: 10}}}\ncluster:\n  gpu: h100-sxm\n  pools:\n    - {name: p, role: prefill, instances: 2}\n    - {name: d, role: decode, instances: 3, gpu: h200, tensor_parallel: 2}\n";
+    let s = load_str(yaml, "t.yaml", Path::new(""), &[]).unwrap();
+    assert_eq!(s.instances, 5);
+    assert_eq!(s.gpus(), 2 + 3 * 2);
+    assert_eq!(s.pools[1].gpu.name, "h200");
+    assert!(s.pools[1].cache_capacity_blocks > s.pools[0].cache_capacity_blocks);
+    let out = run(&s);
+    assert_eq!(out.requests.len(), 10);
+    for r in &out.requests {
+        assert!(r.prefill_instance < 2 && (2..5).contains(&r.decode_instance));
+    }
+}
