@@ -13,7 +13,7 @@ import sys
 
 import pyarrow.parquet as pq
 
-COLUMNS_TAIL = ["cluster.instances", "workload.rate_scale", "headroom", "cost", "seeds", "slo_attainment",
+COLUMNS_TAIL = ["cluster.instances", "workload.rate_scale", "headroom", "gpus", "cost", "seeds", "slo_attainment",
                 "goodput_requests_per_s", "goodput_per_gpu", "meets_slo", "pareto"]
 
 
