@@ -8,7 +8,9 @@
 //! lowest over the seeds), `goodput_requests_per_s` and `goodput_per_gpu` (f64, mean over the
 //! seeds), `meets_slo` (bool, every seed met it), `pareto` (bool: no other probe is as cheap
 //! or cheaper with as high an attainment or higher, one of them strictly; over the choices'
-//! probes at the scenario's load, so headroom probes are never in it).
+//! probes at the scenario's load, so headroom probes are never in it; with a rate range, the
+//! front is of cost against load instead: a probe meeting the SLO that no other meeting probe
+//! matches with as low a cost and as high a `rate_scale`, one of them strictly).
 
 use serde_json::{Map, Value, json};
 
@@ -16,19 +18,32 @@ use super::axes::{INSTANCES, RATE_SCALE};
 use super::{Plan, Probe, Search};
 use crate::output::{Column, Table};
 
-/// Whether each of the first `searched` probes is on the cost / attainment Pareto front of
-/// those; the rest (headroom probes) are not.
-fn pareto(probes: &[&Probe], searched: usize) -> Vec<bool> {
-    let front = &probes[..searched];
+/// Whether each of the first `searched` probes is on the Pareto front of those: lower cost
+/// against higher attainment, or (`by_load`, a rate range) against higher load among the
+/// probes that meet the SLO; the rest (headroom probes) are not.
+fn pareto(probes: &[&Probe], searched: usize, by_load: bool) -> Vec<bool> {
+    let front: Vec<&Probe> = probes[..searched]
+        .iter()
+        .copied()
+        .filter(|p| !by_load || p.meets_slo)
+        .collect();
+    let merit = |p: &Probe| {
+        if by_load {
+            p.rate_scale
+        } else {
+            p.slo_attainment
+        }
+    };
     probes
         .iter()
         .enumerate()
         .map(|(i, p)| {
             i < searched
+                && (!by_load || p.meets_slo)
                 && !front.iter().any(|q| {
                     q.cost <= p.cost
-                        && q.slo_attainment >= p.slo_attainment
-                        && (q.cost < p.cost || q.slo_attainment > p.slo_attainment)
+                        && merit(q) >= merit(p)
+                        && (q.cost < p.cost || merit(q) > merit(p))
                 })
         })
         .collect()
@@ -89,7 +104,16 @@ pub fn plan_table(plan: &Plan) -> Table {
     )
     .with(
         "pareto",
-        Column::OptBool(pareto(&probes, searched).into_iter().map(Some).collect()),
+        Column::OptBool(
+            pareto(
+                &probes,
+                searched,
+                matches!(plan.search, Search::RateScale(_)),
+            )
+            .into_iter()
+            .map(Some)
+            .collect(),
+        ),
     )
 }
 
@@ -277,4 +301,48 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     s += &format!("{} probes, {} runs\n", plan.probes(), plan.runs());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(cost: f64, rate_scale: f64, slo_attainment: f64, meets_slo: bool) -> Probe {
+        Probe {
+            choice: 0,
+            instances: 1,
+            rate_scale,
+            gpus: 1,
+            cost,
+            slo_attainment,
+            goodput_requests_per_s: 0.0,
+            goodput_per_gpu: 0.0,
+            meets_slo,
+            runs: 1,
+            reused: 0,
+        }
+    }
+
+    #[test]
+    fn pareto_fronts_of_attainment_and_of_load() {
+        let p = [
+            probe(2.0, 1.0, 0.95, true),
+            probe(2.0, 2.0, 0.80, false),
+            probe(3.0, 1.5, 0.92, true),
+            probe(4.0, 1.25, 0.99, true),
+            probe(1.0, 3.0, 0.99, true),
+        ];
+        let refs: Vec<&Probe> = p.iter().collect();
+        // Cost vs attainment over the first four (the fifth is a headroom probe): 0 and 3.
+        assert_eq!(
+            pareto(&refs, 4, false),
+            vec![true, false, false, true, false]
+        );
+        // Cost vs load among those meeting the SLO: 0 (cheapest) and 2 (more load); 3 is
+        // dominated by 2, 1 misses the SLO.
+        assert_eq!(
+            pareto(&refs, 4, true),
+            vec![true, false, true, false, false]
+        );
+    }
 }

@@ -387,7 +387,10 @@ fn rate_scale_range_finds_the_largest_load_a_full_grid_finds_with_fewer_probes()
     let largest = grid.iter().rposition(|&m| m).expect("0.25x meets the SLO");
     assert!(largest < 31, "the SLO binds inside the range: 8x misses it");
     let monotone = grid.iter().take_while(|&&m| m).count() == largest + 1;
-    assert!(monotone, "on this load more load never meets the SLO better: {grid:?}");
+    assert!(
+        monotone,
+        "on this load more load never meets the SLO better: {grid:?}"
+    );
     let (_, best) = p.best().expect("met");
     assert_eq!(best.rate_scale, (largest + 1) as f64 * 0.25);
     // 32 rates: the lowest, then 5 halvings.
