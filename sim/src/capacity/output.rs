@@ -159,7 +159,13 @@ pub fn plan_json(plan: &Plan) -> Value {
         .map(|(i, c)| {
             let p = c.chosen.map(|k| &c.probes[k]);
             json!({
-                "values": config(plan, i, p.unwrap_or(&c.probes[0])),
+                // A choice another shard searched has no probes: its list values only.
+                "values": match p.or(c.probes.first()) {
+                    Some(q) => config(plan, i, q),
+                    None => Value::Object(
+                        c.values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect(),
+                    ),
+                },
                 "met": p.is_some(),
                 "gpus": p.map(|p| p.gpus),
                 "cost": p.map(|p| p.cost),
