@@ -199,15 +199,24 @@ struct Resolved<'a> {
     scenario: &'a RawScenario,
 }
 
-/// Writes `scenario.resolved.yaml`: the scenario with defaults filled in and the version.
-pub fn write_resolved(dir: &Path, scenario: &Scenario) -> crate::error::Result<()> {
+/// A run folder's resolved scenario.
+pub const RESOLVED_SCENARIO_FILE: &str = "scenario.resolved.yaml";
+
+/// The text of `scenario.resolved.yaml`: the scenario with defaults filled in and the version
+/// (`plan --resume` compares it with a probe folder's to tell whether the run is the same).
+pub fn resolved_text(scenario: &Scenario) -> crate::error::Result<String> {
     let resolved = Resolved {
         kvcsim_version: env!("CARGO_PKG_VERSION"),
         scenario: &scenario.raw,
     };
+    Ok(serde_norway::to_string(&resolved)?)
+}
+
+/// Writes `scenario.resolved.yaml` ([`resolved_text`]).
+pub fn write_resolved(dir: &Path, scenario: &Scenario) -> crate::error::Result<()> {
     Ok(write_text_atomic(
-        &dir.join("scenario.resolved.yaml"),
-        &serde_norway::to_string(&resolved)?,
+        &dir.join(RESOLVED_SCENARIO_FILE),
+        &resolved_text(scenario)?,
     )?)
 }
 

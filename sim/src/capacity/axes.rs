@@ -7,8 +7,63 @@ use crate::error::input_error;
 /// [`super::Plan::non_monotone`]).
 pub const INSTANCES: &str = "cluster.instances";
 
+/// The load multiplier: more load never makes a request faster in expectation, so "meets the
+/// SLO" is taken as monotone *decreasing* in it (and checked the same way).
+pub const RATE_SCALE: &str = "workload.rate_scale";
+
 /// Paths whose ranges `plan` searches.
-pub const MONOTONE: &[&str] = &[INSTANCES];
+pub const MONOTONE: &[&str] = &[INSTANCES, RATE_SCALE];
+
+/// Step of a rate range written without one (`LO..HI`), and of `--headroom`.
+pub const DEFAULT_RATE_STEP: f64 = 0.01;
+
+/// Most rates a range may hold (a bisection over them takes 1 + 20 probes).
+pub const MAX_RATE_POINTS: u32 = 1 << 20;
+
+/// The rates `LO, LO + STEP, ..., ` up to `HI` (included when on the grid), each rounded to the
+/// decimals of `LO` and `STEP` (so `0.5..8:0.25` gives 0.5, 0.75, ..., 8 exactly as written,
+/// and no value carries a binary rounding tail such as 0.5700000000000001).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateGrid {
+    /// The lowest rate.
+    pub lo: f64,
+    /// The step.
+    pub step: f64,
+    /// Number of rates (at least 1).
+    pub count: u32,
+}
+
+impl RateGrid {
+    /// The grid over `lo..=hi`; `None` when `hi < lo` or it would hold more than
+    /// [`MAX_RATE_POINTS`].
+    pub fn new(lo: f64, hi: f64, step: f64) -> Option<RateGrid> {
+        let steps = ((hi - lo) / step + 1e-9).floor();
+        (steps >= 0.0 && steps < f64::from(MAX_RATE_POINTS)).then(|| RateGrid {
+            lo,
+            step,
+            count: steps as u32 + 1,
+        })
+    }
+
+    /// Rate `k` (0 is `lo`).
+    pub fn value(&self, k: u32) -> f64 {
+        let d = decimals(self.lo).max(decimals(self.step));
+        let v = self.lo + f64::from(k) * self.step;
+        format!("{v:.d$}").parse().unwrap_or(v)
+    }
+
+    /// The highest rate.
+    pub fn hi(&self) -> f64 {
+        self.value(self.count - 1)
+    }
+}
+
+/// Decimals needed to write `x` exactly as its shortest form (at most 15).
+fn decimals(x: f64) -> usize {
+    (0..15)
+        .find(|&d| format!("{x:.d$}").parse::<f64>() == Ok(x))
+        .unwrap_or(15)
+}
 
 /// One `--vary`.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +75,9 @@ pub enum Axis {
         /// Most instances tried.
         hi: u32,
     },
+    /// `workload.rate_scale=LO..HI[:STEP]`, searched by bisection for the largest rate that
+    /// meets the SLO.
+    RateScale(RateGrid),
     /// `PATH=A,B,C`: every value tried (YAML values, as for `--set`).
     List {
         /// Dotted scenario path.
@@ -46,6 +104,9 @@ impl Axis {
                     "a range is searched only on a monotone axis ({}); give `{path}` a list of values, e.g. {path}=a,b",
                     MONOTONE.join(", ")
                 )));
+            }
+            if path == RATE_SCALE {
+                return rate_axis(lo, hi).map_err(bad);
             }
             let int = |s: &str, which: &str| -> crate::error::Result<u32> {
                 s.trim()
@@ -78,9 +139,45 @@ impl Axis {
     pub fn path(&self) -> &str {
         match self {
             Axis::Instances { .. } => INSTANCES,
+            Axis::RateScale(_) => RATE_SCALE,
             Axis::List { path, .. } => path,
         }
     }
+
+    /// The axis as `--vary` text in one form (what a plan folder's record hashes).
+    pub fn canonical(&self) -> String {
+        match self {
+            Axis::Instances { lo, hi } => format!("{INSTANCES}={lo}..{hi}"),
+            Axis::RateScale(g) => format!("{RATE_SCALE}={}..{}:{}", g.lo, g.hi(), g.step),
+            Axis::List { path, values } => format!("{path}={}", values.join(",")),
+        }
+    }
+}
+
+/// `LO..HI[:STEP]` of `workload.rate_scale`.
+fn rate_axis(lo: &str, hi: &str) -> Result<Axis, String> {
+    let (hi, step) = match hi.split_once(':') {
+        Some((h, s)) => (h, Some(s)),
+        None => (hi, None),
+    };
+    let num = |s: &str, which: &str| -> Result<f64, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| format!("{which} `{}` is not a positive rate scale", s.trim()))
+    };
+    let (lo, hi) = (num(lo, "low end")?, num(hi, "high end")?);
+    let step = match step {
+        Some(s) => num(s, "step")?,
+        None => DEFAULT_RATE_STEP,
+    };
+    if lo > hi {
+        return Err(format!("the range {lo}..{hi} is empty (inverted)"));
+    }
+    RateGrid::new(lo, hi, step).map(Axis::RateScale).ok_or_else(|| {
+        format!("the range {lo}..{hi} in steps of {step} holds more than {MAX_RATE_POINTS} rates; give a larger step (`LO..HI:STEP`)")
+    })
 }
 
 /// `--slo ttft_ms=2000,tpot_ms=50` as the `--set` override of the scenario's `slo` block
@@ -115,7 +212,24 @@ mod tests {
                 values: vec!["h100-sxm".into(), "h200".into()]
             }
         );
+        assert_eq!(
+            Axis::parse("workload.rate_scale=0.5..8:0.25").unwrap(),
+            Axis::RateScale(RateGrid {
+                lo: 0.5,
+                step: 0.25,
+                count: 31
+            })
+        );
+        let Axis::RateScale(g) = Axis::parse("workload.rate_scale=0.5..2").unwrap() else {
+            panic!("a rate axis")
+        };
+        assert_eq!((g.count, g.value(7), g.hi()), (151, 0.57, 2.0));
         for (bad, why) in [
+            ("workload.rate_scale=2..1", "inverted"),
+            ("workload.rate_scale=0..1", "low end `0`"),
+            ("workload.rate_scale=1..2:0", "step `0`"),
+            ("workload.rate_scale=1..2:x", "step `x`"),
+            ("workload.rate_scale=1..1e9:1e-6", "larger step"),
             ("cluster.instances=8..2", "inverted"),
             ("cluster.instances=0..4", "low end"),
             ("cluster.tensor_parallel=1..4", "monotone"),

@@ -3,31 +3,47 @@
 //! `plan.parquet`: one row per probe, in choice order then the order the probes ran:
 //! `probe_id` (u64), `choice` (u64), one string column per list axis (the value as written),
 //! `cluster.instances` (u32), `workload.rate_scale` (f64), `headroom` (bool: a probe of the
-//! headroom search, appended after the choices' probes), `cost` (u64 GPUs), `seeds` (u64 runs), `slo_attainment` (f64,
+//! headroom search, appended after the choices' probes), `gpus` (u64: instances x tensor
+//! parallelism), `cost` (f64: GPUs, or `--cost`'s value), `seeds` (u64 runs), `slo_attainment` (f64,
 //! lowest over the seeds), `goodput_requests_per_s` and `goodput_per_gpu` (f64, mean over the
 //! seeds), `meets_slo` (bool, every seed met it), `pareto` (bool: no other probe is as cheap
 //! or cheaper with as high an attainment or higher, one of them strictly; over the choices'
-//! probes at the scenario's load, so headroom probes are never in it).
+//! probes at the scenario's load, so headroom probes are never in it; with a rate range, the
+//! front is of cost against load instead: a probe meeting the SLO that no other meeting probe
+//! matches with as low a cost and as high a `rate_scale`, one of them strictly).
 
 use serde_json::{Map, Value, json};
 
-use super::axes::INSTANCES;
-use super::{Plan, Probe};
+use super::axes::{INSTANCES, RATE_SCALE};
+use super::{Plan, Probe, Search};
 use crate::output::{Column, Table};
 
-/// Whether each of the first `searched` probes is on the cost / attainment Pareto front of
-/// those; the rest (headroom probes) are not.
-fn pareto(probes: &[&Probe], searched: usize) -> Vec<bool> {
-    let front = &probes[..searched];
+/// Whether each of the first `searched` probes is on the Pareto front of those: lower cost
+/// against higher attainment, or (`by_load`, a rate range) against higher load among the
+/// probes that meet the SLO; the rest (headroom probes) are not.
+fn pareto(probes: &[&Probe], searched: usize, by_load: bool) -> Vec<bool> {
+    let front: Vec<&Probe> = probes[..searched]
+        .iter()
+        .copied()
+        .filter(|p| !by_load || p.meets_slo)
+        .collect();
+    let merit = |p: &Probe| {
+        if by_load {
+            p.rate_scale
+        } else {
+            p.slo_attainment
+        }
+    };
     probes
         .iter()
         .enumerate()
         .map(|(i, p)| {
             i < searched
+                && (!by_load || p.meets_slo)
                 && !front.iter().any(|q| {
                     q.cost <= p.cost
-                        && q.slo_attainment >= p.slo_attainment
-                        && (q.cost < p.cost || q.slo_attainment > p.slo_attainment)
+                        && merit(q) >= merit(p)
+                        && (q.cost < p.cost || merit(q) > merit(p))
                 })
         })
         .collect()
@@ -64,7 +80,8 @@ pub fn plan_table(plan: &Plan) -> Table {
         "headroom",
         Column::OptBool((0..probes.len()).map(|i| Some(i >= searched)).collect()),
     )
-    .with("cost", Column::U64(probes.iter().map(|p| p.cost).collect()))
+    .with("gpus", Column::U64(probes.iter().map(|p| p.gpus).collect()))
+    .with("cost", Column::F64(probes.iter().map(|p| p.cost).collect()))
     .with(
         "seeds",
         Column::U64(probes.iter().map(|p| p.runs as u64).collect()),
@@ -87,7 +104,16 @@ pub fn plan_table(plan: &Plan) -> Table {
     )
     .with(
         "pareto",
-        Column::OptBool(pareto(&probes, searched).into_iter().map(Some).collect()),
+        Column::OptBool(
+            pareto(
+                &probes,
+                searched,
+                matches!(plan.search, Search::RateScale(_)),
+            )
+            .into_iter()
+            .map(Some)
+            .collect(),
+        ),
     )
 }
 
@@ -102,12 +128,25 @@ fn config(plan: &Plan, choice: usize, p: &Probe) -> Value {
         m.insert(path.clone(), json_value(v));
     }
     m.insert(INSTANCES.into(), json!(p.instances));
+    if matches!(plan.search, Search::RateScale(_)) {
+        m.insert(RATE_SCALE.into(), json!(p.rate_scale));
+    }
     Value::Object(m)
 }
 
-/// The `--json` object: `best` (the cheapest configuration meeting the SLO, or the closest
-/// when none does, with `met` false), its `cost`, `slo_attainment`, `goodput_requests_per_s`,
-/// `probes` and `runs`, the cheapest per `choices`, and `non_monotone` pairs.
+/// The path searched within each choice, if any.
+fn searched_path(plan: &Plan) -> Option<&'static str> {
+    match plan.search {
+        Search::Fixed => None,
+        Search::Instances { .. } => Some(INSTANCES),
+        Search::RateScale(_) => Some(RATE_SCALE),
+    }
+}
+
+/// The `--json` object: `search` (the path searched within each choice, or null), `best` (the
+/// best configuration meeting the SLO, or the closest when none does, with `met` false), its
+/// `gpus`, `cost`, `slo_attainment`, `goodput_requests_per_s`, `probes` and `runs`, each
+/// choice's answer in `choices`, and `non_monotone` pairs (`instances` or `rate_scale`).
 pub fn plan_json(plan: &Plan) -> Value {
     let (met, pick) = match plan.best() {
         Some(b) => (true, Some(b)),
@@ -118,10 +157,17 @@ pub fn plan_json(plan: &Plan) -> Value {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let p = c.cheapest.map(|k| &c.probes[k]);
+            let p = c.chosen.map(|k| &c.probes[k]);
             json!({
-                "values": config(plan, i, p.unwrap_or(&c.probes[0])),
+                // A choice another shard searched has no probes: its list values only.
+                "values": match p.or(c.probes.first()) {
+                    Some(q) => config(plan, i, q),
+                    None => Value::Object(
+                        c.values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect(),
+                    ),
+                },
                 "met": p.is_some(),
+                "gpus": p.map(|p| p.gpus),
                 "cost": p.map(|p| p.cost),
                 "slo_attainment": p.map(|p| p.slo_attainment),
                 "goodput_requests_per_s": p.map(|p| p.goodput_requests_per_s),
@@ -133,16 +179,25 @@ pub fn plan_json(plan: &Plan) -> Value {
         .non_monotone()
         .into_iter()
         .map(|(i, a, b)| {
-            json!({
-                "choice": i,
-                "instances": [a.instances, b.instances],
-                "slo_attainment": [a.slo_attainment, b.slo_attainment],
-            })
+            let axis = match plan.search {
+                Search::RateScale(_) => ("rate_scale", json!([a.rate_scale, b.rate_scale])),
+                _ => ("instances", json!([a.instances, b.instances])),
+            };
+            let mut m = Map::new();
+            m.insert("choice".into(), json!(i));
+            m.insert(axis.0.into(), axis.1);
+            m.insert(
+                "slo_attainment".into(),
+                json!([a.slo_attainment, b.slo_attainment]),
+            );
+            Value::Object(m)
         })
         .collect();
     json!({
+        "search": searched_path(plan),
         "best": pick.map(|(i, p)| config(plan, i, p)),
         "met": met,
+        "gpus": pick.map(|(_, p)| p.gpus),
         "cost": pick.map(|(_, p)| p.cost),
         "slo_attainment": pick.map(|(_, p)| p.slo_attainment),
         "goodput_requests_per_s": pick.map(|(_, p)| p.goodput_requests_per_s),
@@ -158,7 +213,8 @@ pub fn plan_json(plan: &Plan) -> Value {
     })
 }
 
-/// The printed table: the cheapest configuration per choice, then the verdict.
+/// The printed table: each choice's answer (the cheapest count meeting the SLO, or the largest
+/// rate scale), then the verdict.
 pub fn plan_text(plan: &Plan) -> String {
     let paths: Vec<&str> = plan
         .choices
@@ -170,18 +226,20 @@ pub fn plan_text(plan: &Plan) -> String {
         s += &format!("{p:<24} ");
     }
     s += &format!(
-        "{:>9} {:>6} {:>11} {:>14} {:>7}\n",
-        "instances", "GPUs", "attainment", "goodput req/s", "probes"
+        "{:>9} {:>10} {:>6} {:>10} {:>11} {:>14} {:>7}\n",
+        "instances", "rate_scale", "GPUs", "cost", "attainment", "goodput req/s", "probes"
     );
     for c in &plan.choices {
         for (_, v) in &c.values {
             s += &format!("{v:<24} ");
         }
-        match c.cheapest.map(|k| &c.probes[k]) {
+        match c.chosen.map(|k| &c.probes[k]) {
             Some(p) => {
                 s += &format!(
-                    "{:>9} {:>6} {:>11.4} {:>14.3} {:>7}\n",
+                    "{:>9} {:>10} {:>6} {:>10} {:>11.4} {:>14.3} {:>7}\n",
                     p.instances,
+                    p.rate_scale,
+                    p.gpus,
                     p.cost,
                     p.slo_attainment,
                     p.goodput_requests_per_s,
@@ -190,8 +248,10 @@ pub fn plan_text(plan: &Plan) -> String {
             }
             None => {
                 s += &format!(
-                    "{:>9} {:>6} {:>11} {:>14} {:>7}\n",
+                    "{:>9} {:>10} {:>6} {:>10} {:>11} {:>14} {:>7}\n",
                     "none",
+                    "-",
+                    "-",
                     "-",
                     "-",
                     "-",
@@ -200,30 +260,42 @@ pub fn plan_text(plan: &Plan) -> String {
             }
         }
     }
+    let what = match plan.search {
+        Search::RateScale(_) => "most load per unit of cost meeting the SLO",
+        _ => "cheapest meeting the SLO",
+    };
     match (plan.best(), plan.closest()) {
         (Some((i, p)), _) => {
             s += &format!(
-                "cheapest meeting the SLO ({}% of requests, every seed): {}, {} GPUs\n",
+                "{what} ({}% of requests, every seed): {}, {} GPUs, cost {}\n",
                 plan.percentile,
                 config(plan, i, p),
+                p.gpus,
                 p.cost
             )
         }
         (None, Some((i, p))) => {
             s += &format!(
-                "no configuration in the ranges meets the SLO; closest: {} (attainment {:.4}, {} GPUs)\n",
+                "no configuration in the ranges meets the SLO; closest: {} (attainment {:.4}, {} GPUs, cost {})\n",
                 config(plan, i, p),
                 p.slo_attainment,
+                p.gpus,
                 p.cost
             )
         }
         (None, None) => {}
     }
     for (i, a, b) in plan.non_monotone() {
-        s += &format!(
-            "non-monotone: choice {i}: {} instances attained {:.4} but {} attained {:.4}\n",
-            a.instances, a.slo_attainment, b.instances, b.slo_attainment
-        );
+        s += &match plan.search {
+            Search::RateScale(_) => format!(
+                "non-monotone: choice {i}: rate_scale {} attained {:.4} but {} attained {:.4}\n",
+                a.rate_scale, a.slo_attainment, b.rate_scale, b.slo_attainment
+            ),
+            _ => format!(
+                "non-monotone: choice {i}: {} instances attained {:.4} but {} attained {:.4}\n",
+                a.instances, a.slo_attainment, b.instances, b.slo_attainment
+            ),
+        };
     }
     if let Some(h) = &plan.headroom {
         s += &format!(
@@ -235,4 +307,48 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     s += &format!("{} probes, {} runs\n", plan.probes(), plan.runs());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(cost: f64, rate_scale: f64, slo_attainment: f64, meets_slo: bool) -> Probe {
+        Probe {
+            choice: 0,
+            instances: 1,
+            rate_scale,
+            gpus: 1,
+            cost,
+            slo_attainment,
+            goodput_requests_per_s: 0.0,
+            goodput_per_gpu: 0.0,
+            meets_slo,
+            runs: 1,
+            reused: 0,
+        }
+    }
+
+    #[test]
+    fn pareto_fronts_of_attainment_and_of_load() {
+        let p = [
+            probe(2.0, 1.0, 0.95, true),
+            probe(2.0, 2.0, 0.80, false),
+            probe(3.0, 1.5, 0.92, true),
+            probe(4.0, 1.25, 0.99, true),
+            probe(1.0, 3.0, 0.99, true),
+        ];
+        let refs: Vec<&Probe> = p.iter().collect();
+        // Cost vs attainment over the first four (the fifth is a headroom probe): 0 and 3.
+        assert_eq!(
+            pareto(&refs, 4, false),
+            vec![true, false, false, true, false]
+        );
+        // Cost vs load among those meeting the SLO: 0 (cheapest) and 2 (more load); 3 is
+        // dominated by 2, 1 misses the SLO.
+        assert_eq!(
+            pareto(&refs, 4, true),
+            vec![true, false, true, false, false]
+        );
+    }
 }

@@ -55,14 +55,29 @@ impl SweepDir {
     /// the same sweep (same spec hash and kvcsim version); anything else is refused, so that two
     /// sweeps never mix in one folder. Clears what an interrupted writer left in `.tmp/`.
     pub fn open(root: &Path, want: &ResolvedSweep) -> crate::error::Result<SweepDir> {
+        let dir = SweepDir::open_as(root, want, RESOLVED_FILE, true)?;
+        fs::create_dir_all(root.join(POINTS))?;
+        Ok(dir)
+    }
+
+    /// [`SweepDir::open`] for a folder whose record `want` lives in `record_file` (a sweep's
+    /// `sweep.resolved.yaml`, a plan's `plan.resolved.yaml`); `.tmp/` is cleared only when
+    /// `clear_tmp` (not while other processes, such as a plan's shards, may write into it).
+    pub fn open_as(
+        root: &Path,
+        want: &ResolvedSweep,
+        record_file: &str,
+        clear_tmp: bool,
+    ) -> crate::error::Result<SweepDir> {
         prepare_dir(root)?;
-        match ResolvedSweep::read(&root.join(RESOLVED_FILE))? {
+        let kind = record_file.split('.').next().unwrap_or(record_file);
+        match ResolvedSweep::read(&root.join(record_file))? {
             Some(have) => {
                 if let Some(why) = want.mismatch(&have) {
                     return Err(SweepError::folder(
                         root,
                         format!(
-                            "holds another sweep ({why}); give a new --out folder or delete this one"
+                            "holds another {kind} ({why}); give a new --out folder or delete this one"
                         ),
                     )
                     .into());
@@ -74,17 +89,16 @@ impl SweepDir {
                 if entries.next().is_some() {
                     return Err(SweepError::folder(
                         root,
-                        format!("is not empty and holds no {RESOLVED_FILE}; give a new or empty --out folder"),
+                        format!("is not empty and holds no {record_file}; give a new or empty --out folder"),
                     )
                     .into());
                 }
             }
         }
         let tmp = root.join(TMP);
-        if tmp.exists() {
+        if clear_tmp && tmp.exists() {
             fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
         }
-        fs::create_dir_all(root.join(POINTS))?;
         Ok(SweepDir {
             root: root.to_path_buf(),
         })
@@ -118,15 +132,26 @@ impl SweepDir {
         id: u64,
         write: impl FnOnce(&Path) -> Result<(), String>,
     ) -> crate::error::Result<()> {
-        let tmp = self.fresh_tmp(id)?;
+        self.write_folder(&self.point_dir(id), &format!("point={id}"), write)
+    }
+
+    /// [`SweepDir::write_point`] into any folder `dest` (a plan's probe run), through the
+    /// temporary folder `.tmp/<tmp_name>.<pid>`.
+    pub fn write_folder(
+        &self,
+        dest: &Path,
+        tmp_name: &str,
+        write: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> crate::error::Result<()> {
+        let tmp = self.fresh_tmp(tmp_name)?;
         match write(&tmp) {
             Ok(()) => write_text_atomic(&tmp.join(SUCCESS_MARKER), "")?,
             Err(message) => {
-                let tmp = self.fresh_tmp(id)?;
+                let tmp = self.fresh_tmp(tmp_name)?;
                 write_text_atomic(&tmp.join(FAILED_MARKER), &(message + "\n"))?;
             }
         }
-        self.install(id, &tmp)
+        install(dest, &tmp)
     }
 
     /// Copies a complete point folder of another sweep folder into this one (hard links where
@@ -136,7 +161,7 @@ impl SweepDir {
         if dest.exists() && fs::canonicalize(&dest)? == fs::canonicalize(source)? {
             return Ok(());
         }
-        let tmp = self.fresh_tmp(id)?;
+        let tmp = self.fresh_tmp(&format!("point={id}"))?;
         let mut names: Vec<_> = fs::read_dir(source)
             .with_context(|| format!("cannot list {}", source.display()))?
             .map(|e| e.map(|e| e.file_name()))
@@ -154,7 +179,7 @@ impl SweepDir {
                 })?;
             }
         }
-        self.install(id, &tmp)
+        install(&dest, &tmp)
     }
 
     /// Removes `.tmp/` once every point is in place.
@@ -166,26 +191,28 @@ impl SweepDir {
         Ok(())
     }
 
-    fn fresh_tmp(&self, id: u64) -> crate::error::Result<PathBuf> {
+    fn fresh_tmp(&self, name: &str) -> crate::error::Result<PathBuf> {
         let tmp = self
             .root
             .join(TMP)
-            .join(format!("point={id}.{}", std::process::id()));
+            .join(format!("{name}.{}", std::process::id()));
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(tmp)
     }
+}
 
-    fn install(&self, id: u64, tmp: &Path) -> crate::error::Result<()> {
-        let dest = self.point_dir(id);
-        if dest.exists() {
-            fs::remove_dir_all(&dest)
-                .with_context(|| format!("cannot replace {}", dest.display()))?;
-        }
-        fs::rename(tmp, &dest).with_context(|| format!("cannot move {} into place", dest.display()))
+/// Renames the complete folder `tmp` to `dest` (creating its parents), replacing an older copy.
+fn install(dest: &Path, tmp: &Path) -> crate::error::Result<()> {
+    if dest.exists() {
+        fs::remove_dir_all(dest).with_context(|| format!("cannot replace {}", dest.display()))?;
+    } else if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
+    fs::rename(tmp, dest).with_context(|| format!("cannot move {} into place", dest.display()))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -27,13 +27,13 @@ mod runner;
 mod spec;
 
 pub use expand::{Point, RangeScale, render_value};
-pub use layout::{SweepDir, write_point_summary};
+pub use layout::{SweepDir, load_outcome, write_point_summary};
 pub use merge::{MergeReport, merge};
 pub use plan::{Plan, PlannedPoint, plan};
-pub use resolved::{PointRecord, ResolvedSweep};
+pub use resolved::{KVCSIM_VERSION, PointRecord, ResolvedSweep};
 pub use results::{PointOutcome, summary_table, timings_table};
 pub use runner::{RunOptions, Shard, SweepProgress, SweepReport, run_sweep};
-pub use spec::{RawSweep, SweepSpec, load_spec, load_spec_str};
+pub use spec::{RawSweep, SweepSpec, hash_text, load_spec, load_spec_str};
 
 use crate::scenario::ScenarioError;
 

@@ -151,7 +151,7 @@ pub fn load_spec_str(text: &str, source: &str, dir: &Path) -> Result<SweepSpec, 
         m.insert("base".into(), base_value.clone());
     }
     let text = serde_norway::to_string(&canonical).map_err(unwritable)?;
-    let hash = format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()));
+    let hash = hash_text(&text);
 
     let mut base = base_value;
     resolve_trace_path(&mut base, &base_dir);
@@ -305,6 +305,12 @@ fn parse_seeds(v: &Value) -> Result<Vec<u64>, String> {
         return Err(format!("seed {} appears twice", w[0]));
     }
     Ok(seeds)
+}
+
+/// The hash recorded for a canonical text (a sweep's spec, a plan's request): XXH64, 16 hex
+/// digits; equal hashes, same sweep.
+pub fn hash_text(text: &str) -> String {
+    format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()))
 }
 
 #[cfg(test)]

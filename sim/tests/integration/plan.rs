@@ -9,22 +9,19 @@ use super::kvcsim;
 /// The default scenario's synthetic workload (Poisson arrivals) cut to 300 requests at 20/s on
 /// H100s, with an SLO that one instance misses and 32 meet.
 fn request(seeds: Option<u64>) -> PlanRequest {
-    PlanRequest {
-        scenario: None,
-        overrides: [
+    let mut req = PlanRequest::new(
+        [
             "workload.synthetic.limit.requests=300",
             "workload.synthetic.arrivals.rate_per_s=20",
             "slo={ttft_ms: 5000, tpot_ms: 100, percentile: 90}",
         ]
         .map(String::from)
         .to_vec(),
-        axes: vec![Axis::parse("cluster.instances=1..32").unwrap()],
-        seeds,
-        jobs: 2,
-        out: None,
-        headroom: None,
-        limits: Default::default(),
-    }
+        vec![Axis::parse("cluster.instances=1..32").unwrap()],
+    );
+    req.seeds = seeds;
+    req.jobs = 2;
+    req
 }
 
 #[test]
@@ -51,7 +48,8 @@ fn plan_equals_the_smallest_count_of_a_full_grid_with_fewer_probes() {
             .expect("the grid finds a count");
         assert!(grid > 1, "the SLO binds: one instance misses it");
         assert_eq!(best.instances, grid, "seeds {seeds:?}");
-        assert_eq!(best.cost, u64::from(grid), "TP 1: one GPU per instance");
+        assert_eq!(best.gpus, u64::from(grid), "TP 1: one GPU per instance");
+        assert_eq!(best.cost, f64::from(grid), "the default cost is GPUs");
         // 32 counts: hi, then 5 halvings of [1, 32).
         assert!(p.probes() <= 6, "{} probes", p.probes());
         assert!(p.probes() < 32);
@@ -136,6 +134,42 @@ fn plan_bad_input_exits_2() {
             "--allow-large",
         ),
         (&["--headroom", "nan"][..], "workload.rate_scale"),
+        (&["--vary", "workload.rate_scale=4..1"][..], "inverted"),
+        (&["--vary", "workload.rate_scale=1..4:0"][..], "step `0`"),
+        (
+            &[
+                "--vary",
+                "workload.rate_scale=1..4",
+                "--vary",
+                "cluster.instances=1..4",
+            ][..],
+            "at most one range",
+        ),
+        (
+            &["--vary", "workload.rate_scale=1..4", "--headroom", "8"][..],
+            "--headroom with a workload.rate_scale range",
+        ),
+        (&["--shard", "0/2"][..], "need --out"),
+        (&["--resume"][..], "need --out"),
+        (&["--shard", "2/2", "--out", "x"][..], "K must be below N"),
+        (
+            &["--cost", "cluster.instancs * 2"][..],
+            "--cost `cluster.instancs * 2`: field `cluster.instancs` is not in the resolved scenario",
+        ),
+        (
+            &["--cost", "cluster.gpu"][..],
+            "--cost `cluster.gpu` gives `\"h100-sxm\"`, not a number",
+        ),
+        (&["--cost", "(2 *"][..], "bad --cost `(2 *`"),
+        (
+            &[
+                "--cost",
+                "cluster.instances - 1",
+                "--vary",
+                "cluster.instances=1..3",
+            ][..],
+            "gives 0: a cost must be a positive",
+        ),
     ] {
         let mut a = vec!["plan", "--set", "workload.synthetic.limit.requests=20"];
         if !args.contains(&"--slo") {
@@ -212,14 +246,189 @@ fn plan_files_are_identical_whatever_the_thread_count() {
             "{f}"
         );
     }
-    // A used folder is refused (an earlier plan's probe folders would mix in).
-    let (code, _, err) = kvcsim(&[
+    // Another plan's folder is refused (its probe folders would mix in), and so is a folder
+    // that is not a plan's.
+    let other = dir.path().join("d");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "x").unwrap();
+    for (folder, says) in [(&a, "holds another plan"), (&other, "is not empty")] {
+        let out = folder.to_str().unwrap();
+        let (code, _, err) = kvcsim(&["plan", "--slo", "ttft_ms=3000", "--out", out]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+/// The plan of `plan_files_are_identical_whatever_the_thread_count` over four choices (TP x
+/// GPU), into `out`, with extra arguments.
+fn four_choices(out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let mut a = vec![
         "plan",
+        "--set",
+        "workload.synthetic.limit.requests=100",
         "--slo",
         "ttft_ms=3000",
+        "--vary",
+        "cluster.instances=1..8",
+        "--vary",
+        "cluster.tensor_parallel=1,2",
+        "--vary",
+        "cluster.gpu=h100-sxm,h200",
+        "--jobs",
+        "2",
         "--out",
-        a.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("not empty"), "{err}");
+        out.to_str().unwrap(),
+    ];
+    a.extend(extra);
+    kvcsim(&a)
+}
+
+/// `N runs: R run now, U reused from the output folder` of a plan's stderr: (R, U).
+fn run_counts(err: &str) -> (u64, u64) {
+    let line = err
+        .lines()
+        .find(|l| l.contains("reused from the output folder"))
+        .unwrap_or_else(|| panic!("no run counts in {err}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (nums[1], nums[2])
+}
+
+#[test]
+fn sharded_then_assembled_plan_equals_the_unsharded_and_resume_reruns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let (code, _, err) = four_choices(&whole, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let (ran, reused) = run_counts(&err);
+    assert!(ran > 4 && reused == 0, "{err}");
+
+    // Two shards into one folder (as a Slurm array on a shared file system): shard 0 searches
+    // choices 0 and 2, shard 1 choices 1 and 3, and neither writes the plan's files.
+    let sharded = dir.path().join("sharded");
+    let mut shard_runs = 0;
+    for (k, mine) in [("0/2", "[0, 2]"), ("1/2", "[1, 3]")] {
+        let (code, stdout, err) = four_choices(&sharded, &["--shard", k]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            stdout.contains(&format!("searched choices {mine} of 4")),
+            "{stdout}"
+        );
+        shard_runs += run_counts(&err).0;
+        assert!(!sharded.join("plan.parquet").exists());
+    }
+    assert!(sharded.join("probes/choice=3").is_dir() && sharded.join("probes/choice=0").is_dir());
+    assert_eq!(
+        shard_runs, ran,
+        "the shards ran the unsharded plan's runs between them"
+    );
+    // Assembling: every search replayed from the shards' runs, none run again.
+    let (code, stdout, err) = four_choices(&sharded, &["--resume", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run_counts(&err), (0, ran), "{err}");
+    let whole_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(whole.join("plan.json")).unwrap()).unwrap();
+    let merged: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(merged["best"], whole_json["best"]);
+    for f in ["plan.parquet", "plan.json"] {
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(sharded.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+
+    // Resuming a finished plan reruns nothing and rewrites the same files.
+    let before = std::fs::read(whole.join("plan.parquet")).unwrap();
+    let (code, _, err) = four_choices(&whole, &["--resume"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run_counts(&err), (0, ran), "{err}");
+    assert_eq!(std::fs::read(whole.join("plan.parquet")).unwrap(), before);
+
+    // A run whose folder does not hold the scenario it would run (here: edited) is run again,
+    // and only that one; a half-written one (no _SUCCESS) too.
+    let edited = whole.join("probes/choice=0/instances=8/seed=42");
+    let resolved = edited.join("scenario.resolved.yaml");
+    let text = std::fs::read_to_string(&resolved).unwrap();
+    std::fs::write(&resolved, text.replace("seed: 42", "seed: 43")).unwrap();
+    std::fs::remove_file(whole.join("probes/choice=1/instances=8/seed=42/_SUCCESS")).unwrap();
+    let (code, _, err) = four_choices(&whole, &["--resume"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run_counts(&err), (2, ran - 2), "{err}");
+    assert_eq!(std::fs::read(whole.join("plan.parquet")).unwrap(), before);
+    assert_eq!(std::fs::read_to_string(&resolved).unwrap(), text);
+
+    // Without --resume every run is run again into the same folder.
+    let (code, _, err) = four_choices(&whole, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run_counts(&err), (ran, 0), "{err}");
+}
+
+#[test]
+fn rate_scale_range_finds_the_largest_load_a_full_grid_finds_with_fewer_probes() {
+    // Four H100s, the 300-request Poisson load of `request` scaled 0.25x..8x in steps of 0.25.
+    let mut req = request(None);
+    req.overrides.push("cluster.instances=4".into());
+    req.axes = vec![Axis::parse("workload.rate_scale=0.25..8:0.25").unwrap()];
+    let p = plan(&req).unwrap();
+    let grid: Vec<bool> = (1..=32)
+        .map(|k| {
+            let mut o = req.overrides.clone();
+            o.push(format!("workload.rate_scale={}", f64::from(k) * 0.25));
+            simulate(&load(None, &o).unwrap(), &mut ())
+                .unwrap()
+                .1
+                .slo_met
+                == Some(true)
+        })
+        .collect();
+    let largest = grid.iter().rposition(|&m| m).expect("0.25x meets the SLO");
+    assert!(largest < 31, "the SLO binds inside the range: 8x misses it");
+    let monotone = grid.iter().take_while(|&&m| m).count() == largest + 1;
+    assert!(
+        monotone,
+        "on this load more load never meets the SLO better: {grid:?}"
+    );
+    let (_, best) = p.best().expect("met");
+    assert_eq!(best.rate_scale, (largest + 1) as f64 * 0.25);
+    // 32 rates: the lowest, then 5 halvings.
+    assert!(p.probes() <= 6, "{} probes", p.probes());
+    assert_eq!(best.instances, 4);
+    let v = kvcsim::capacity::plan_json(&p);
+    assert_eq!(v["search"], "workload.rate_scale");
+    assert_eq!(v["best"]["workload.rate_scale"], best.rate_scale);
+}
+
+#[test]
+fn cost_expression_prices_gpu_types_and_changes_the_answer() {
+    let price = |h200: &str| {
+        let mut req = request(None);
+        req.axes
+            .push(Axis::parse("cluster.gpu=h100-sxm,h200").unwrap());
+        req.cost = Some(
+            kvcsim::capacity::CostExpr::parse(&format!(
+                "cluster.instances * cluster.tensor_parallel * if(cluster.gpu == \"h200\", {h200}, 2.5)"
+            ))
+            .unwrap(),
+        );
+        plan(&req).unwrap()
+    };
+    let cheap = price("0.01");
+    let dear = price("1000");
+    // Each probe's cost is its GPUs times its type's price.
+    for (p, h200) in [(&cheap, 0.01), (&dear, 1000.0)] {
+        for q in p.all_probes() {
+            let unit = if q.choice == 1 { h200 } else { 2.5 };
+            assert_eq!(q.cost, q.gpus as f64 * unit);
+        }
+    }
+    let (i, _) = cheap.best().unwrap();
+    assert_eq!(
+        i, 1,
+        "H200s at 0.01 a GPU are the cheapest that meet the SLO"
+    );
+    let (i, _) = dear.best().unwrap();
+    assert_eq!(i, 0, "H100s when H200s cost 1000 a GPU");
 }
