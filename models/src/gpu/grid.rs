@@ -187,8 +187,8 @@ impl Grid {
         let mut moved = false;
         for (v, a) in x.iter_mut().zip(&self.axes) {
             let (lo, hi) = (a[0], a[a.len() - 1]);
-            // `!(v >= lo)` also moves a NaN to the lower edge.
-            if !(*v >= lo) {
+            // A NaN goes to the lower edge too.
+            if v.is_nan() || *v < lo {
                 *v = lo;
                 moved = true;
             } else if *v > hi {
