@@ -272,3 +272,37 @@ pub fn leave_one_out(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points on a 2 x 2 grid with one node missing and one measured twice: the axes are the
+    /// sorted distinct coordinates, the repeated node takes the median, the missing one null.
+    #[test]
+    fn points_become_a_row_major_grid() {
+        let p = Points {
+            sources: vec!["a".into(), "b".into()],
+            points: vec![
+                (vec![4.0, 10.0], 3e-6),
+                (vec![1.0, 10.0], 1e-6),
+                (vec![1.0, 20.0], 2e-6),
+                (vec![1.0, 20.0], 4e-6),
+            ],
+        };
+        let t = table((TableClass::DecodeAttention, [32, 8, 128, 0, 0]), p);
+        assert_eq!(t.axes[0].values, vec![1.0, 4.0]);
+        assert_eq!(t.axes[1].values, vec![10.0, 20.0]);
+        let us: Vec<Option<f64>> = t.time_us.iter().map(|v| v.map(|x| x.round())).collect();
+        assert_eq!(us, vec![Some(1.0), Some(3.0), Some(3.0), None]);
+        assert_eq!((t.q_heads, t.width, t.gpus), (Some(32), None, None));
+        assert_eq!(t.source, "a; b");
+        kvcsim_models::gpu::ProfiledParams {
+            dtype_bytes: 2,
+            fallback: Default::default(),
+            tables: vec![t],
+        }
+        .validate()
+        .unwrap();
+    }
+}
