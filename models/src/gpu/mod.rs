@@ -15,17 +15,24 @@
 //!
 //! [`RooflineGpuModel`] sums per-kernel rooflines whose efficiencies depend on shape
 //! ([`ops`]); [`fit`] fits their curves to measured operator tables (`kvcsim calibrate gpu`).
+//! [`ProfiledGpuModel`] keeps the roofline's structure but takes each operator's time from
+//! measured tables ([`grid`]: interpolation in log-log), with the roofline outside them.
 
 pub mod fit;
+pub mod grid;
 pub mod ops;
 mod profile;
+mod profiled;
 mod roofline;
 
 pub use profile::GpuModelConfig;
+pub use profiled::{
+    Axis, OperatorTable, ProfiledGpuModel, ProfiledParams, TableClass, table_leave_one_out,
+};
 
 pub use roofline::{
-    CpuCost, IterationBreakdown, LAYER_KERNELS, LayerKernel, LayerShape, RooflineGpuModel,
-    RooflineParams, curve_of,
+    CpuCost, IterationBreakdown, LAYER_KERNELS, LayerKernel, LayerShape, OpCall, PassClass,
+    RooflineGpuModel, RooflineParams, curve_of,
 };
 
 /// Part of one request's prompt that an iteration computes.
@@ -164,6 +171,10 @@ impl Batch {
 pub trait GpuModel: Send {
     /// Seconds one forward iteration over `batch` takes; zero for an empty batch.
     fn iteration_time(&self, batch: &Batch) -> f64;
+
+    /// Where [`iteration_time`](Self::iteration_time) goes, part by part (`bench gpu`
+    /// reports it); its `total_s()` equals `iteration_time`.
+    fn breakdown(&self, batch: &Batch) -> IterationBreakdown;
 
     /// Seconds to prefill one request alone: `new_tokens` computed, `cached_tokens` reused.
     fn prefill_time(&self, new_tokens: u64, cached_tokens: u64) -> f64 {

@@ -76,7 +76,19 @@ impl Features {
     /// A GEMM `[m, k] x [k, n]` with activations of `act_bytes` and weights of `weight_bytes`
     /// per element.
     pub fn gemm(peaks: &Peaks, m: u64, n: u64, k: u64, act_bytes: f64, weight_bytes: f64) -> Self {
-        let (m, n, k) = (m as f64, n as f64, k as f64);
+        Self::gemm_dims(peaks, m as f64, n as f64, k as f64, act_bytes, weight_bytes)
+    }
+
+    /// [`gemm`](Self::gemm) with real-valued dimensions (a point between the integer shapes of
+    /// a measured grid).
+    pub fn gemm_dims(
+        peaks: &Peaks,
+        m: f64,
+        n: f64,
+        k: f64,
+        act_bytes: f64,
+        weight_bytes: f64,
+    ) -> Self {
         let bytes = (m * k + m * n) * act_bytes + k * n * weight_bytes;
         Features::new(peaks, 0.0, bytes, 2.0 * m * n * k)
     }
@@ -123,14 +135,36 @@ impl AttentionShape {
     /// Features of one decode-attention kernel over `sequences` whose KV contexts sum to
     /// `context_sum` tokens (each also reads the token it just wrote).
     pub fn decode(&self, peaks: &Peaks, sequences: u64, context_sum: u64) -> Features {
-        let read = (context_sum + sequences) as f64;
+        self.decode_read(peaks, sequences as f64, (context_sum + sequences) as f64)
+    }
+
+    /// [`decode`](Self::decode) of `sequences` that read `read` tokens of KV in all (their
+    /// contexts plus one each), real-valued.
+    pub fn decode_read(&self, peaks: &Peaks, sequences: f64, read: f64) -> Features {
         let d = self.head_dim as f64;
         Features::new(
             peaks,
-            sequences as f64,
+            sequences,
             read * 2.0 * self.kv_heads as f64 * d * self.kv_bytes,
             4.0 * self.q_heads as f64 * d * read,
         )
+    }
+}
+
+impl AttentionShape {
+    /// Features of one prefill-attention kernel over `batch` uncached prompts of `isl` tokens
+    /// each, real-valued: [`prefill`](Self::prefill) of one piece `(isl, 0)` with every
+    /// feature but the constant multiplied by `batch`.
+    pub fn uniform_prefill(&self, peaks: &Peaks, batch: f64, isl: f64) -> Features {
+        let d = self.head_dim as f64;
+        let bytes = isl * 2.0 * self.q_heads as f64 * d * self.act_bytes
+            + isl * 2.0 * self.kv_heads as f64 * d * self.kv_bytes;
+        let pairs = isl * (isl + 1.0) / 2.0;
+        let mut x = Features::new(peaks, 1.0, bytes, 4.0 * self.q_heads as f64 * d * pairs);
+        for v in &mut x.0[1..] {
+            *v *= batch;
+        }
+        x
     }
 }
 

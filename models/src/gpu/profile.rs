@@ -3,14 +3,28 @@
 //! written by `kvcsim calibrate gpu`) gives it.
 //!
 //! ```yaml
-//! kind: roofline          # the only kind so far
+//! kind: roofline          # or profiled
 //! gemm: {latency_s: 4.5e-6, mbu: 1.0, mfu: 0.88}
 //! ...                     # one curve per operator class, see RooflineParams
+//! ```
+//!
+//! ```yaml
+//! kind: profiled          # measured tables, the roofline outside them (ProfiledGpuModel)
+//! dtype_bytes: 2
+//! fallback: {gemm: {...}, ...}          # RooflineParams
+//! tables:
+//!   - class: decode_attention
+//!     source: aic vllm 0.24.0 generation_attention_perf.parquet (vllm_flash_attn_fa3)
+//!     q_heads: 32
+//!     kv_heads: 8
+//!     head_dim: 128
+//!     axes: [{name: batch, values: [1, 2]}, {name: kv_tokens, values: [1, 2048]}]
+//!     time_us: [10.0, 15.0, 11.0, null]  # row-major, null = not measured
 //! ```
 
 use serde::{Deserialize, Serialize};
 
-use super::{GpuModel, RooflineGpuModel, RooflineParams};
+use super::{GpuModel, ProfiledGpuModel, ProfiledParams, RooflineGpuModel, RooflineParams};
 use crate::hardware::{GpuSpec, InvalidField, LlmSpec};
 
 /// A GPU execution model and its parameters.
@@ -19,6 +33,8 @@ use crate::hardware::{GpuSpec, InvalidField, LlmSpec};
 pub enum GpuModelConfig {
     /// [`RooflineGpuModel`] with these curves.
     Roofline(RooflineParams),
+    /// [`ProfiledGpuModel`]: measured tables with a roofline fallback.
+    Profiled(ProfiledParams),
 }
 
 impl Default for GpuModelConfig {
@@ -32,6 +48,7 @@ impl GpuModelConfig {
     pub fn validate(&self) -> Result<(), InvalidField> {
         match self {
             GpuModelConfig::Roofline(p) => p.validate(),
+            GpuModelConfig::Profiled(p) => p.validate(),
         }
     }
 
@@ -46,13 +63,17 @@ impl GpuModelConfig {
             GpuModelConfig::Roofline(p) => {
                 Ok(Box::new(RooflineGpuModel::new(llm, gpu, tp, p.clone())?))
             }
+            GpuModelConfig::Profiled(p) => {
+                Ok(Box::new(ProfiledGpuModel::new(llm, gpu, tp, p.clone())?))
+            }
         }
     }
 
-    /// The roofline parameters, for reports (`bench gpu` breakdowns).
+    /// The roofline parameters (of a profiled model: its fallback).
     pub fn roofline(&self) -> &RooflineParams {
         match self {
             GpuModelConfig::Roofline(p) => p,
+            GpuModelConfig::Profiled(p) => &p.fallback,
         }
     }
 }

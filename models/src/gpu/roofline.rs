@@ -227,41 +227,143 @@ impl LayerShape {
         }
     }
 
-    /// Features of one non-attention kernel of the layer over `tokens` tokens.
-    pub fn kernel(&self, peaks: &Peaks, kernel: LayerKernel, tokens: u64) -> Features {
-        let a = self.attention.act_bytes;
-        let w = self.weight_bytes;
-        let (h, t) = (self.hidden, tokens as f64);
+    /// The call of one non-attention kernel of the layer over `tokens` tokens.
+    pub fn op(&self, kernel: LayerKernel, tokens: u64) -> OpCall<'static> {
+        let h = self.hidden;
         let hd = self.attention.head_dim;
         let (q, kv) = (self.attention.q_heads, self.attention.kv_heads);
         let ffn = self.intermediate.div_ceil(self.tp);
+        let pass = |class, width| OpCall::Pass {
+            class,
+            width,
+            tokens,
+        };
+        let gemm = |n, k| OpCall::Gemm { m: tokens, n, k };
         match kernel {
-            LayerKernel::InputNorm | LayerKernel::PostNorm => {
-                Features::memory_pass(peaks, 2.0 * t * h as f64 * a)
-            }
-            LayerKernel::QkvProj => Features::gemm(peaks, tokens, (q + 2 * kv) * hd, h, a, w),
-            LayerKernel::Rope => Features::memory_pass(peaks, 2.0 * t * ((q + kv) * hd) as f64 * a),
-            LayerKernel::OProj => Features::gemm(peaks, tokens, h, q * hd, a, w),
-            LayerKernel::UpProj => {
-                let n = if self.gated { 2 * ffn } else { ffn };
-                Features::gemm(peaks, tokens, n, h, a, w)
-            }
-            LayerKernel::Activation => {
-                let passes = if self.gated { 3.0 } else { 2.0 };
-                Features::memory_pass(peaks, passes * t * ffn as f64 * a)
-            }
-            LayerKernel::DownProj => Features::gemm(peaks, tokens, h, ffn, a, w),
-            LayerKernel::Residual => Features::memory_pass(peaks, 3.0 * t * h as f64 * a),
+            LayerKernel::InputNorm | LayerKernel::PostNorm => pass(PassClass::Norm, h),
+            LayerKernel::QkvProj => gemm((q + 2 * kv) * hd, h),
+            LayerKernel::Rope => pass(PassClass::Rope, (q + kv) * hd),
+            LayerKernel::OProj => gemm(h, q * hd),
+            LayerKernel::UpProj => gemm(if self.gated { 2 * ffn } else { ffn }, h),
+            LayerKernel::Activation => pass(PassClass::Activation, ffn),
+            LayerKernel::DownProj => gemm(h, ffn),
+            LayerKernel::Residual => pass(PassClass::Residual, h),
+        }
+    }
+
+    /// Passes over its width that an element-wise kernel of `class` makes per token (bytes
+    /// read plus written, in elements): a norm reads and writes (2), rope reads and writes Q
+    /// and K (2), SiLU-and-multiply reads gate and up and writes (3; 2 ungated), a residual add
+    /// reads two and writes one (3), the embedding gathers and writes (2).
+    pub fn passes(&self, class: PassClass) -> f64 {
+        class.passes(self.gated)
+    }
+
+    /// Features of a GEMM or element-wise call (`None` for attention and all-reduce).
+    pub fn op_features(&self, peaks: &Peaks, op: &OpCall<'_>) -> Option<Features> {
+        let a = self.attention.act_bytes;
+        match *op {
+            OpCall::Gemm { m, n, k } => Some(Features::gemm(peaks, m, n, k, a, self.weight_bytes)),
+            OpCall::Pass {
+                class,
+                width,
+                tokens,
+            } => Some(Features::memory_pass(
+                peaks,
+                self.passes(class) * tokens as f64 * width as f64 * a,
+            )),
+            _ => None,
+        }
+    }
+
+    /// Features of one non-attention kernel of the layer over `tokens` tokens.
+    pub fn kernel(&self, peaks: &Peaks, kernel: LayerKernel, tokens: u64) -> Features {
+        self.op_features(peaks, &self.op(kernel, tokens))
+            .expect("layer kernels are GEMMs or passes")
+    }
+
+    /// The embedding gather of `tokens` rows.
+    pub fn embedding_op(&self, tokens: u64) -> OpCall<'static> {
+        OpCall::Pass {
+            class: PassClass::Embedding,
+            width: self.hidden,
+            tokens,
         }
     }
 
     /// Features of the embedding gather of `tokens` rows (read and written).
     pub fn embedding(&self, peaks: &Peaks, tokens: u64) -> Features {
-        Features::memory_pass(
-            peaks,
-            2.0 * tokens as f64 * self.hidden as f64 * self.attention.act_bytes,
-        )
+        self.op_features(peaks, &self.embedding_op(tokens))
+            .expect("a pass")
     }
+}
+
+impl PassClass {
+    /// Passes over its width per token ([`LayerShape::passes`]) in a model whose MLP is
+    /// `gated` or not.
+    pub fn passes(self, gated: bool) -> f64 {
+        match self {
+            PassClass::Norm | PassClass::Rope | PassClass::Embedding => 2.0,
+            PassClass::Activation if !gated => 2.0,
+            PassClass::Activation | PassClass::Residual => 3.0,
+        }
+    }
+}
+
+/// Element-wise (memory-bound) kernel classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PassClass {
+    /// RMSNorm.
+    Norm,
+    /// Rotary embedding of Q and K.
+    Rope,
+    /// SiLU-and-multiply.
+    Activation,
+    /// Residual add.
+    Residual,
+    /// Token-embedding gather.
+    Embedding,
+}
+
+/// One operator call of an iteration, by shape: what [`RooflineGpuModel::breakdown_with`]
+/// asks a timer for (the profiled model looks the shape up in a measured table).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OpCall<'a> {
+    /// GEMM `[m, k] x [k, n]`.
+    Gemm {
+        /// Rows (tokens, or sequences for the LM head).
+        m: u64,
+        /// Output features.
+        n: u64,
+        /// Input features.
+        k: u64,
+    },
+    /// Element-wise pass over `tokens` rows of `width` elements.
+    Pass {
+        /// Kernel class.
+        class: PassClass,
+        /// Rank-local elements per token the pass is over.
+        width: u64,
+        /// Rows.
+        tokens: u64,
+    },
+    /// Prefill attention over these pieces.
+    PrefillAttention {
+        /// The batch's prefill pieces (those with no new token do nothing).
+        pieces: &'a [super::PrefillPiece],
+    },
+    /// Decode attention over `sequences` whose contexts sum to `context_sum`.
+    DecodeAttention {
+        /// Sequences.
+        sequences: u64,
+        /// Σ context tokens.
+        context_sum: u64,
+    },
+    /// One tensor-parallel all-reduce of `bytes`.
+    AllReduce {
+        /// Bytes reduced.
+        bytes: f64,
+    },
 }
 
 /// The curve of a per-layer kernel's class.
@@ -398,6 +500,11 @@ impl RooflineGpuModel {
         &self.params
     }
 
+    /// The rank-local layer shape.
+    pub fn shape(&self) -> &LayerShape {
+        &self.shape
+    }
+
     /// Seconds of one all-reduce of `bytes` over the instance's GPUs; zero when `tp == 1`.
     pub fn allreduce_time(&self, bytes: f64) -> f64 {
         self.params.allreduce.time(
@@ -409,17 +516,53 @@ impl RooflineGpuModel {
 
     /// The iteration's time, part by part; all zero for an empty batch.
     pub fn breakdown(&self, batch: &Batch) -> IterationBreakdown {
+        self.breakdown_with(batch, &|_: &OpCall<'_>, roofline_s: f64| roofline_s)
+    }
+
+    /// Seconds of the roofline of one operator call (the curve of its class at its features).
+    pub fn op_time(&self, op: &OpCall<'_>) -> f64 {
+        let (p, shape, peaks) = (&self.params, &self.shape, &self.peaks);
+        match *op {
+            OpCall::Gemm { .. } => p.gemm.time(&shape.op_features(peaks, op).expect("gemm")),
+            OpCall::Pass { class, .. } => {
+                pass_curve(p, class).time(&shape.op_features(peaks, op).expect("pass"))
+            }
+            OpCall::PrefillAttention { pieces } => {
+                p.prefill_attention.time(&shape.attention.prefill(
+                    peaks,
+                    pieces.iter().map(|q| (q.new_tokens, q.cached_tokens)),
+                ))
+            }
+            OpCall::DecodeAttention {
+                sequences,
+                context_sum,
+            } => p
+                .decode_attention
+                .time(&shape.attention.decode(peaks, sequences, context_sum)),
+            OpCall::AllReduce { bytes } => self.allreduce_time(bytes),
+        }
+    }
+
+    /// [`breakdown`](Self::breakdown) with every operator's time given by `timer(call,
+    /// roofline seconds)`: the roofline's structure (which kernels, how often, host cost) with
+    /// another model's operator times.
+    pub fn breakdown_with(
+        &self,
+        batch: &Batch,
+        timer: &dyn Fn(&OpCall<'_>, f64) -> f64,
+    ) -> IterationBreakdown {
         if batch.is_empty() {
             return IterationBreakdown::default();
         }
         let p = &self.params;
-        let (shape, peaks) = (&self.shape, &self.peaks);
+        let shape = &self.shape;
         let tokens = batch.new_tokens();
         let layers = self.llm.layers as f64;
+        let time = |op: &OpCall<'_>| timer(op, self.op_time(op));
 
         let (mut gemm, mut elementwise) = (0.0, 0.0);
         for kernel in LAYER_KERNELS {
-            let t = curve_of(p, kernel).time(&shape.kernel(peaks, kernel, tokens));
+            let t = time(&shape.op(kernel, tokens));
             if is_gemm(kernel) {
                 gemm += t;
             } else {
@@ -429,45 +572,38 @@ impl RooflineGpuModel {
         let mut kernels = LAYER_KERNELS.len() as f64;
         let mut prefill_attention = 0.0;
         if batch.prefills.iter().any(|piece| piece.new_tokens > 0) {
-            let pieces = batch
-                .prefills
-                .iter()
-                .map(|piece| (piece.new_tokens, piece.cached_tokens));
-            prefill_attention = p
-                .prefill_attention
-                .time(&shape.attention.prefill(peaks, pieces));
+            prefill_attention = time(&OpCall::PrefillAttention {
+                pieces: &batch.prefills,
+            });
             kernels += 1.0;
         }
         let mut decode_attention = 0.0;
         if batch.decodes > 0 {
-            decode_attention = p.decode_attention.time(&shape.attention.decode(
-                peaks,
-                batch.decodes,
-                batch.decode_context_sum,
-            ));
+            decode_attention = time(&OpCall::DecodeAttention {
+                sequences: batch.decodes,
+                context_sum: batch.decode_context_sum,
+            });
             kernels += 1.0;
         }
         let activation_bytes = tokens as f64 * (self.llm.hidden_size * self.llm.dtype_bytes) as f64;
         let allreduce = if self.tp > 1 {
             kernels += 2.0;
-            2.0 * self.allreduce_time(activation_bytes)
+            2.0 * time(&OpCall::AllReduce {
+                bytes: activation_bytes,
+            })
         } else {
             0.0
         };
         kernels *= layers;
 
         // Once per iteration: embedding, final norm, LM head.
-        let once_elementwise = p.embedding.time(&shape.embedding(peaks, tokens))
-            + p.norm
-                .time(&shape.kernel(peaks, LayerKernel::InputNorm, tokens));
-        let lm_head = p.gemm.time(&Features::gemm(
-            peaks,
-            batch.sequences(),
-            self.llm.vocab_size.div_ceil(self.tp),
-            self.llm.hidden_size,
-            shape.attention.act_bytes,
-            shape.weight_bytes,
-        ));
+        let once_elementwise =
+            time(&shape.embedding_op(tokens)) + time(&shape.op(LayerKernel::InputNorm, tokens));
+        let lm_head = time(&OpCall::Gemm {
+            m: batch.sequences(),
+            n: self.llm.vocab_size.div_ceil(self.tp),
+            k: self.llm.hidden_size,
+        });
         kernels += 3.0;
 
         let launch_s = if p.cpu.cuda_graphs {
@@ -486,6 +622,49 @@ impl RooflineGpuModel {
             per_iteration_s: p.cpu.per_iteration_s,
         }
     }
+
+    /// [`GpuModel::decode_iterations`] with operator times from `timer` (see
+    /// [`breakdown_with`](Self::breakdown_with)): only decode attention depends on the
+    /// context, so the rest of the first iteration's breakdown is kept and that one term
+    /// recomputed, with the same sum as `total_s`.
+    pub fn decode_iterations_with(
+        &self,
+        timer: &dyn Fn(&OpCall<'_>, f64) -> f64,
+        decodes: u64,
+        context_sum: u64,
+        max: usize,
+        within_s: f64,
+        out: &mut Vec<f64>,
+    ) {
+        if max == 0 || decodes == 0 {
+            return;
+        }
+        let mut batch = Batch::new();
+        batch.push_decodes(decodes, context_sum);
+        let mut b = self.breakdown_with(&batch, timer);
+        let layers = self.llm.layers as f64;
+        super::span_times(max, within_s, out, |j| {
+            if j > 0 {
+                let op = OpCall::DecodeAttention {
+                    sequences: decodes,
+                    context_sum: context_sum + j * decodes,
+                };
+                b.decode_attention_s = layers * timer(&op, self.op_time(&op));
+            }
+            b.total_s()
+        });
+    }
+}
+
+/// The curve of an element-wise class.
+pub(crate) fn pass_curve(p: &RooflineParams, class: PassClass) -> &KernelCurve {
+    match class {
+        PassClass::Norm => &p.norm,
+        PassClass::Rope => &p.rope,
+        PassClass::Activation => &p.activation,
+        PassClass::Residual => &p.residual,
+        PassClass::Embedding => &p.embedding,
+    }
 }
 
 fn is_gemm(kernel: LayerKernel) -> bool {
@@ -500,8 +679,12 @@ impl GpuModel for RooflineGpuModel {
         self.breakdown(batch).total_s()
     }
 
-    /// Only decode attention depends on the context: the rest of the first iteration's
-    /// breakdown is kept and that one term recomputed, with the same sum as `total_s`.
+    fn breakdown(&self, batch: &Batch) -> IterationBreakdown {
+        RooflineGpuModel::breakdown(self, batch)
+    }
+
+    /// Only decode attention depends on the context: see
+    /// [`decode_iterations_with`](RooflineGpuModel::decode_iterations_with).
     fn decode_iterations(
         &self,
         decodes: u64,
@@ -510,23 +693,8 @@ impl GpuModel for RooflineGpuModel {
         within_s: f64,
         out: &mut Vec<f64>,
     ) {
-        if max == 0 || decodes == 0 {
-            return;
-        }
-        let mut batch = Batch::new();
-        batch.push_decodes(decodes, context_sum);
-        let mut b = self.breakdown(&batch);
-        let layers = self.llm.layers as f64;
-        super::span_times(max, within_s, out, |j| {
-            if j > 0 {
-                let attention =
-                    self.shape
-                        .attention
-                        .decode(&self.peaks, decodes, context_sum + j * decodes);
-                b.decode_attention_s = layers * self.params.decode_attention.time(&attention);
-            }
-            b.total_s()
-        });
+        let identity = |_: &OpCall<'_>, roofline_s: f64| roofline_s;
+        self.decode_iterations_with(&identity, decodes, context_sum, max, within_s, out);
     }
 }
 

@@ -1,7 +1,7 @@
 //! `kvcsim bench gpu`: the modelled time of given iterations and where it goes.
 
 use clap::Args;
-use kvcsim_models::gpu::{Batch, RooflineGpuModel};
+use kvcsim_models::gpu::Batch;
 use kvcsim_models::hardware::{default_gpu_model, load_gpu, load_gpu_model, load_llm};
 
 use crate::error::input_error;
@@ -111,7 +111,8 @@ pub fn run(a: GpuArgs) -> crate::error::Result<()> {
     if a.prefill.is_empty() && a.decode.is_empty() {
         return Err(input_error("give at least one --prefill or --decode shape"));
     }
-    let model = RooflineGpuModel::new(llm, gpu, a.tp, config.roofline().clone())
+    let model = config
+        .build(llm, gpu, a.tp)
         .map_err(|e| input_error(e.to_string()))?;
     let mut rows = Vec::new();
     let order = flag_order(std::env::args());

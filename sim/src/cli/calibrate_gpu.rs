@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::Context;
 use clap::Args;
-use kvcsim_models::gpu::GpuModelConfig;
+use kvcsim_models::gpu::{GpuModelConfig, ProfiledParams};
 
 use crate::error::input_error;
 use crate::validate::gpu::{self, Framework, observe::GPUS, unit_errors};
@@ -31,6 +31,11 @@ pub struct CalibrateGpuArgs {
     /// operator fit. Needs --model.
     #[arg(long)]
     measurements: Option<PathBuf>,
+    /// Write a profiled model (`kind: profiled`): the measured operator tables of the GPU as
+    /// grids, interpolated, with the fitted roofline as their fallback; the header gives each
+    /// table's source and the leave-one-out errors.
+    #[arg(long)]
+    profiled: bool,
     /// Where to write the profile (YAML).
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
@@ -98,7 +103,56 @@ pub fn run(a: CalibrateGpuArgs) -> crate::error::Result<()> {
             100.0 * after
         ));
     }
-    let config = GpuModelConfig::Roofline(params);
+    let entry = GPUS.iter().find(|g| g.3 == a.gpu).expect("checked above");
+    let mut table_note = String::new();
+    let config = if a.profiled {
+        let tables = gpu::tables::gpu_tables(&a.data, entry, a.framework)?;
+        let spec = kvcsim_models::hardware::load_gpu(&a.gpu)?;
+        table_note.push_str(
+            "# Operator tables (kind: profiled; class [key]: measured / nodes; source):\n",
+        );
+        for t in &tables {
+            let key = [
+                ("q_heads", t.q_heads),
+                ("kv_heads", t.kv_heads),
+                ("head_dim", t.head_dim),
+                ("width", t.width),
+                ("gpus", t.gpus),
+            ]
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+            table_note.push_str(&format!(
+                "#   {} [{key}]: {} / {}; {}\n",
+                t.class.name(),
+                t.time_us.iter().filter(|v| v.is_some()).count(),
+                t.time_us.len(),
+                t.source
+            ));
+        }
+        table_note.push_str(
+            "# Leave-one-out median |rel err| per class (each measured node predicted from the table without it) / the fallback roofline's at the same nodes:\n",
+        );
+        for c in gpu::tables::leave_one_out(&tables, &params, &spec) {
+            let pct =
+                |v: Vec<f64>| gpu::median(v).map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
+            table_note.push_str(&format!(
+                "#   {:<18} {} / {} ({} nodes)\n",
+                c.class.name(),
+                pct(c.loo.clone()),
+                pct(c.roofline.clone()),
+                c.loo.len()
+            ));
+        }
+        GpuModelConfig::Profiled(ProfiledParams {
+            dtype_bytes: 2,
+            fallback: params,
+            tables,
+        })
+    } else {
+        GpuModelConfig::Roofline(params)
+    };
     let mut args: Vec<String> = std::env::args().collect();
     if let Some(first) = args.first_mut() {
         *first = "kvcsim".into();
@@ -118,6 +172,7 @@ pub fn run(a: CalibrateGpuArgs) -> crate::error::Result<()> {
     if let Some(note) = &host_note {
         header.push_str(note);
     }
+    header.push_str(&table_note);
     header.push_str(
         "# Not calibrated by the operator tables: cpu.* (RooflineParams' published defaults unless fitted above).\n\
          # Fit errors, median |rel err| (fit / leave-one-model-out / leave-one-TP-out):\n",

@@ -101,7 +101,20 @@ fn validate_gpu(a: ValidateGpuArgs) -> crate::error::Result<()> {
         a.data.display(),
         a.framework.folder()
     );
-    let md = report::markdown(&v, &command);
+    let mut md = report::markdown(&v, &command);
+    let mut profiled = Vec::new();
+    for entry in &gpu::observe::GPUS {
+        let Ok((fallback, _)) = gpu::profile_params(&v, entry.3) else {
+            continue;
+        };
+        let spec = kvcsim_models::hardware::load_gpu(entry.3)?;
+        let tables = gpu::tables::gpu_tables(&a.data, entry, a.framework)?;
+        profiled.push((
+            entry.3.to_string(),
+            gpu::tables::leave_one_out(&tables, &fallback, &spec),
+        ));
+    }
+    md.push_str(&report::profiled_markdown(&profiled));
     print!("{md}");
     if let Some(out) = &a.out {
         write_atomic(out, &md)?;

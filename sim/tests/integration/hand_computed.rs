@@ -292,3 +292,68 @@ fn gpu_model_defaults_to_the_gpus_calibrated_profile_and_errors_name_the_field()
         );
     }
 }
+
+/// A profiled GPU model from a profile file: the scenario runs on it, a decode step on the
+/// table's node takes the measured time, and a bad field in the file or a bad table is an
+/// error naming `cluster.gpu_model` and what is wrong.
+#[test]
+fn profiled_gpu_model_from_a_file_runs_and_bad_tables_are_named() {
+    use kvcsim_models::gpu::{Axis, GpuModelConfig, OperatorTable, ProfiledParams, TableClass};
+    use kvcsim_models::hardware::load_gpu_model;
+    let dir = tempfile::tempdir().unwrap();
+    let fallback = load_gpu_model("h100-sxm").unwrap().roofline().clone();
+    // Llama-3.1-8B at TP 1: 32 q / 8 kv heads of 128; batch 1..4 by kv_tokens 1..4096.
+    let table = OperatorTable {
+        class: TableClass::DecodeAttention,
+        source: "fixture".into(),
+        q_heads: Some(32),
+        kv_heads: Some(8),
+        head_dim: Some(128),
+        width: None,
+        gpus: None,
+        axes: vec![
+            Axis {
+                name: "batch".into(),
+                values: vec![1.0, 4.0],
+            },
+            Axis {
+                name: "kv_tokens".into(),
+                values: vec![1.0, 4096.0],
+            },
+        ],
+        time_us: vec![Some(8.0), Some(30.0), Some(9.0), None],
+    };
+    let config = GpuModelConfig::Profiled(ProfiledParams {
+        dtype_bytes: 2,
+        fallback,
+        tables: vec![table],
+    });
+    let path = dir.path().join("profiled.yaml");
+    std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
+    let base = "seed: 1\nworkload:\n  synthetic: {limit: {requests: 20}}\nmodel: llama-3.1-8b\ncluster:\n  gpu: h100-sxm\n";
+    let yaml = format!("{base}  gpu_model: {}\n", path.display());
+    let s = load_str(&yaml, "t.yaml", Path::new(""), &[]).unwrap();
+    assert_eq!(s.gpu_model, config);
+    let (out, _) = simulate(&s, &mut ()).unwrap();
+    assert_eq!(out.records.requests.len(), 20);
+    let m = gpu(&s);
+    let one = m.breakdown(&Batch::decode([4095]));
+    assert!((one.decode_attention_s / (32.0 * 30e-6) - 1.0).abs() < 1e-12);
+    for (from, to, says) in [
+        ("time_us:", "time_ms:", "time_ms"),
+        ("kv_tokens", "context", "tables[0] (decode_attention)"),
+        ("- 30.0", "- -30.0", "time_us[1] = -30"),
+    ] {
+        let text = std::fs::read_to_string(&path).unwrap().replace(from, to);
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, text).unwrap();
+        let yaml = format!("{base}  gpu_model: {}\n", bad.display());
+        let err = load_str(&yaml, "t.yaml", Path::new(""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cluster.gpu_model") && err.contains(says),
+            "{from} -> {to}: {err}"
+        );
+    }
+}

@@ -12,6 +12,7 @@
 pub mod data;
 pub mod observe;
 pub mod report;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::Path;

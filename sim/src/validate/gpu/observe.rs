@@ -64,7 +64,7 @@ impl Class {
 }
 
 /// The Vidur operator column of each per-layer kernel class (and the embedding).
-fn vidur_op(op: &str) -> Option<(Class, Option<LayerKernel>)> {
+pub(super) fn vidur_op(op: &str) -> Option<(Class, Option<LayerKernel>)> {
     Some(match op {
         "emb" => (Class::Embedding, None),
         "input_layernorm" => (Class::Norm, Some(LayerKernel::InputNorm)),
@@ -135,7 +135,7 @@ impl Framework {
 
     /// The attention kernel to keep on `aic_gpu` (`vllm_flash_attn_fa3` on Hopper, FA2 on
     /// Ampere, `torch_flow` for TRT-LLM).
-    fn attention_kernel(self, aic_gpu: &str) -> &'static str {
+    pub(super) fn attention_kernel(self, aic_gpu: &str) -> &'static str {
         match (self, aic_gpu) {
             (Framework::Trtllm, _) => "torch_flow",
             (Framework::Vllm, "a100_sxm") => "vllm_flash_attn",
@@ -312,7 +312,7 @@ fn unit(gpu: &str, source: &str, class: Class, obs: Vec<Obs>) -> Unit {
 }
 
 /// `aic <framework> <version>` from `.../<framework>/<version>/<file>`.
-fn source(framework: &str, file: &Path) -> String {
+pub(super) fn source(framework: &str, file: &Path) -> String {
     let version = file
         .parent()
         .and_then(Path::file_name)
@@ -321,7 +321,7 @@ fn source(framework: &str, file: &Path) -> String {
 }
 
 /// Vidur's sharded shapes of one row (fp16 everywhere, head width `n_embd / n_head`).
-fn vidur_shape(row: &data::VidurLayerRow) -> LayerShape {
+pub(super) fn vidur_shape(row: &data::VidurLayerRow) -> LayerShape {
     LayerShape {
         hidden: row.n_embd,
         intermediate: row.n_expanded_embd,
@@ -379,7 +379,11 @@ fn allreduce_obs(rows: &[data::AllReduceRow], link: f64) -> Vec<Obs> {
 }
 
 /// Files named `name` exactly `depth` folders below `dir`, sorted; none when `dir` is absent.
-fn sorted_files(dir: &Path, name: &str, depth: usize) -> Result<Vec<PathBuf>, DataError> {
+pub(super) fn sorted_files(
+    dir: &Path,
+    name: &str,
+    depth: usize,
+) -> Result<Vec<PathBuf>, DataError> {
     let mut level = vec![dir.to_path_buf()];
     for _ in 0..depth {
         let mut next = Vec::new();

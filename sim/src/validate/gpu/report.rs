@@ -241,3 +241,39 @@ fn curve_row(u: &UnitResult) -> String {
         )
     }
 }
+
+/// The profiled model's leave-one-out errors, per GPU and class (`rows`: GPU and its classes),
+/// beside the calibrated roofline's at the same nodes.
+pub fn profiled_markdown(rows: &[(String, Vec<super::tables::ClassLoo>)]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nProfiled model (`kind: profiled`, `kvcsim calibrate gpu --profiled`): every measured \
+         node of every operator table predicted from the table without it (interpolation between \
+         its measured neighbours, or the fallback roofline scaled to the nearest measured nodes \
+         at the edge of the measured region), median and p90 of |predicted / measured − 1|; \
+         beside it the calibrated roofline (the profile's fallback) at the same nodes. At a \
+         measured node the profiled model returns the measurement itself.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| GPU | class | tables | nodes | profiled LOO | LOO p90 | roofline | roofline p90 |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for (gpu, classes) in rows {
+        for c in classes {
+            let _ = writeln!(
+                s,
+                "| {gpu} | {} | {} | {} | {} | {} | {} | {} |",
+                c.class.name(),
+                c.tables,
+                c.loo.len(),
+                pct(median(c.loo.clone())),
+                pct(p90(c.loo.clone())),
+                pct(median(c.roofline.clone())),
+                pct(p90(c.roofline.clone()))
+            );
+        }
+    }
+    s
+}
