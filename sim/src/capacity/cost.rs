@@ -20,9 +20,9 @@ use serde_norway::Value;
 use crate::error::input_error;
 use crate::scenario::Scenario;
 
-/// GPUs of a scenario: instances x tensor parallelism.
+/// GPUs of a scenario: instances x tensor parallelism, summed over pools.
 pub fn gpus(s: &Scenario) -> u64 {
-    u64::from(s.instances) * u64::from(s.tensor_parallel)
+    s.gpus()
 }
 
 /// A parsed `--cost` expression.

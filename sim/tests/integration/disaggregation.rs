@@ -4,14 +4,13 @@
 
 use std::path::Path;
 
-use kvcsim::engine::SimDuration;
 use kvcsim::records::RunRecords;
 use kvcsim::run::simulate;
 use kvcsim::scenario::{Scenario, load_str};
-use kvcsim_models::gpu::{Batch, GpuModel};
+use kvcsim_models::gpu::Batch;
 use kvcsim_models::net::{PathParams, load_network};
 
-use super::write_trace;
+use super::{gpu, ns, write_trace};
 
 /// `prefill` prefill and `decode` decode instances of Llama-3.1-8B on H100 (TP 1), 16-token
 /// blocks, round-robin routing, caches of `capacity` blocks (decode: `decode_capacity`).
@@ -25,14 +24,6 @@ fn scenario(trace: &Path, prefill: u32, decode: u32, decode_capacity: u64) -> Sc
         trace.display()
     );
     load_str(&yaml, "test.yaml", Path::new(""), &[]).unwrap()
-}
-
-fn gpu(s: &Scenario) -> Box<dyn GpuModel> {
-    s.gpu_model.build(s.llm.clone(), s.gpu.clone(), 1).unwrap()
-}
-
-fn ns(secs: f64) -> u64 {
-    SimDuration::from_secs_f64(secs).as_nanos()
 }
 
 fn run(s: &Scenario) -> RunRecords {

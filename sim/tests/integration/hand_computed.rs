@@ -4,13 +4,12 @@
 
 use std::path::Path;
 
-use kvcsim::engine::SimDuration;
 use kvcsim::records::RequestRecord;
 use kvcsim::run::simulate;
 use kvcsim::scenario::{Scenario, load_str};
-use kvcsim_models::gpu::{Batch, GpuModel};
+use kvcsim_models::gpu::Batch;
 
-use super::write_trace;
+use super::{gpu, ns, write_trace};
 
 /// One instance, 16-token blocks, a cache of `capacity` blocks, FCFS, chunked prefill with the
 /// default 8192-token budget.
@@ -20,14 +19,6 @@ fn scenario(trace: &Path, capacity: u64) -> Scenario {
         trace.display()
     );
     load_str(&yaml, "test.yaml", Path::new(""), &[]).unwrap()
-}
-
-fn gpu(s: &Scenario) -> Box<dyn GpuModel> {
-    s.gpu_model.build(s.llm.clone(), s.gpu.clone(), 1).unwrap()
-}
-
-fn ns(secs: f64) -> u64 {
-    SimDuration::from_secs_f64(secs).as_nanos()
 }
 
 fn run(s: &Scenario) -> Vec<RequestRecord> {

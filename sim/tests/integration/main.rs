@@ -32,6 +32,16 @@ pub fn write_trace(path: &Path, rows: &[(u64, u64, u64, &[u64])]) {
     std::fs::write(path, s).unwrap();
 }
 
+/// The GPU model of a scenario's (first pool's) instances, at TP 1.
+pub fn gpu(s: &kvcsim::scenario::Scenario) -> Box<dyn kvcsim_models::gpu::GpuModel> {
+    s.gpu_model.build(s.llm.clone(), s.gpu.clone(), 1).unwrap()
+}
+
+/// Seconds as the engine rounds them to nanoseconds.
+pub fn ns(secs: f64) -> u64 {
+    kvcsim::engine::SimDuration::from_secs_f64(secs).as_nanos()
+}
+
 /// Runs the `kvcsim` binary: (exit code, stdout, stderr).
 pub fn kvcsim(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvcsim"))
