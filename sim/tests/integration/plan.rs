@@ -432,3 +432,56 @@ fn cost_expression_prices_gpu_types_and_changes_the_answer() {
     let (i, _) = dear.best().unwrap();
     assert_eq!(i, 0, "H100s when H200s cost 1000 a GPU");
 }
+
+#[test]
+fn a_plan_over_pool_sizes_finds_the_cheapest_prefill_decode_split_of_a_full_grid() {
+    // Disaggregated pools as enumerated axes: the plan's best is the split with the fewest
+    // GPUs that a direct run of every split finds meeting the SLO (ties: first in order).
+    let sets: Vec<String> = [
+        "workload.synthetic.limit.requests=200",
+        "workload.synthetic.arrivals.rate_per_s=6",
+        "cluster.instances=",
+        "cluster.pools=[{name: p, role: prefill, instances: 1}, {name: d, role: decode, instances: 1}]",
+        "slo={ttft_ms: 2000, tpot_ms: 50, percentile: 90}",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut req = PlanRequest::new(
+        sets.clone(),
+        vec![
+            Axis::parse("cluster.pools.0.instances=1,2,3").unwrap(),
+            Axis::parse("cluster.pools.1.instances=1,2").unwrap(),
+        ],
+    );
+    req.jobs = 2;
+    let p = plan(&req).unwrap();
+    let mut grid: Option<(u64, u32, u32)> = None;
+    let mut met = 0;
+    for pre in 1..=3u32 {
+        for dec in 1..=2u32 {
+            let mut o = sets.clone();
+            o.push(format!("cluster.pools.0.instances={pre}"));
+            o.push(format!("cluster.pools.1.instances={dec}"));
+            let s = load(None, &o).unwrap();
+            if simulate(&s, &mut ()).unwrap().1.slo_met == Some(true) {
+                met += 1;
+                let gpus = s.gpus();
+                if grid.is_none_or(|(g, _, _)| gpus < g) {
+                    grid = Some((gpus, pre, dec));
+                }
+            }
+        }
+    }
+    assert!(
+        met > 0 && met < 6,
+        "the SLO binds on some splits: {met} of 6 meet it"
+    );
+    let (gpus, pre, dec) = grid.unwrap();
+    let (_, best) = p.best().expect("a split meets the SLO");
+    assert_eq!(best.gpus, gpus);
+    assert_eq!(
+        best.cost, gpus as f64,
+        "the default cost is GPUs over pools"
+    );
+    assert_eq!(u64::from(pre + dec), gpus);
+}
