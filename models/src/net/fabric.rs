@@ -79,6 +79,11 @@ pub struct FabricConfig {
     /// Default 1 (non-blocking).
     #[serde(default = "one_f64")]
     pub oversubscription: f64,
+    /// Whether the metadata service's traffic uses the same NIC (each instance's first) as
+    /// the KV transfers, so that lookups share the port with them (default true, as in a
+    /// cluster with one RDMA fabric); false puts it on a separate front-end network.
+    #[serde(default = "yes")]
+    pub metadata_shares_nics: bool,
 }
 
 fn default_network() -> String {
@@ -90,6 +95,9 @@ fn one() -> u32 {
 fn one_f64() -> f64 {
     1.0
 }
+fn yes() -> bool {
+    true
+}
 
 impl Default for FabricConfig {
     fn default() -> Self {
@@ -99,6 +107,7 @@ impl Default for FabricConfig {
             switch_hops: 1,
             instances_per_leaf: 0,
             oversubscription: 1.0,
+            metadata_shares_nics: true,
         }
     }
 }
@@ -307,6 +316,16 @@ impl Fabric {
             .map(|&l| self.net.link_bytes(l))
             .sum();
         (tx, rx)
+    }
+
+    /// Flows sending out of and into instance `i`'s first NIC now (the port its metadata
+    /// traffic uses).
+    pub fn first_nic_flows(&self, i: usize) -> (u32, u32) {
+        let first = self.instances[i].first as usize;
+        (
+            self.net.active_on(self.nic_tx[first]) as u32,
+            self.net.active_on(self.nic_rx[first]) as u32,
+        )
     }
 
     /// Capacity of instance `i`'s NICs in one direction, bytes/ns.

@@ -45,6 +45,11 @@ pub(super) struct Disagg {
     event: Option<(EventId, SimTime)>,
     /// Per instance: NIC bytes sent and received up to the last time-series row.
     pub(super) reported_bytes: Vec<(f64, f64)>,
+    /// Whether the metadata service shares the first NIC of each instance.
+    pub(super) metadata_shares_nics: bool,
+    /// Instances whose first NIC's flow counts the metadata service was last told, or that
+    /// started a transfer since: (instance, egress, ingress).
+    nic_flows: Vec<(usize, u32, u32)>,
 }
 
 impl Disagg {
@@ -64,6 +69,8 @@ impl Disagg {
             delivered: Vec::new(),
             event: None,
             reported_bytes: Vec::new(),
+            metadata_shares_nics: false,
+            nic_flows: Vec::new(),
         }
     }
 }
@@ -160,6 +167,13 @@ impl World<'_> {
         let req = &mut self.reqs[r];
         let tokens = req.input_tokens.saturating_sub(hit as u64 * bs);
         let bytes = tokens * pd.kv_bytes_per_token;
+        if pd.metadata_shares_nics {
+            for i in [req.prefill_instance.index(), d.index()] {
+                if !pd.nic_flows.iter().any(|&(k, _, _)| k == i) {
+                    pd.nic_flows.push((i, 0, 0));
+                }
+            }
+        }
         req.phase = Phase::Transferring;
         req.transfer_start = now;
         req.transfer_bytes = bytes;
@@ -219,6 +233,15 @@ impl World<'_> {
             }
         }
         let pd = self.disagg.as_mut().expect("disaggregated");
+        // The metadata service's messages share these ports with the flows now on them.
+        pd.nic_flows.retain_mut(|(i, egress, ingress)| {
+            let (e, n) = pd.fabric.first_nic_flows(*i);
+            if (e, n) != (*egress, *ingress) {
+                self.lookup.bulk_flows(InstanceId(*i as u32), e, n);
+                (*egress, *ingress) = (e, n);
+            }
+            e > 0 || n > 0
+        });
         let next = pd
             .fabric
             .next_event_ns()

@@ -54,6 +54,9 @@ pub trait LookupService: Send {
     /// Hands the operations finished since the last call to `out` (recorded only when
     /// `metadata.record_ops`).
     fn drain_ops(&mut self, out: &mut dyn FnMut(&OpRecord));
+    /// `egress` and `ingress` bulk KV transfers now cross `node`'s NIC port (the one its
+    /// metadata traffic uses): its messages get their fair share of the link beside them.
+    fn bulk_flows(&mut self, _node: InstanceId, _egress: u32, _ingress: u32) {}
 }
 
 /// The service of `scenario`: timed if it configures a metadata backend, else instant.
@@ -197,6 +200,10 @@ impl LookupService for Timed {
         for op in self.driver.records.drain(..) {
             out(&op);
         }
+    }
+
+    fn bulk_flows(&mut self, node: InstanceId, egress: u32, ingress: u32) {
+        self.driver.set_bulk_flows(node.0, egress, ingress);
     }
 }
 

@@ -172,6 +172,12 @@ fn at(ns: f64, now: SimTime) -> SimTime {
 }
 
 impl MetadataDriver {
+    /// `egress` and `ingress` bulk transfers cross compute node `node`'s port now
+    /// ([`NetworkModel::set_bulk_flows`]).
+    pub fn set_bulk_flows(&mut self, node: u32, egress: u32, ingress: u32) {
+        self.net.set_bulk_flows(HostId(node), egress, ingress);
+    }
+
     /// A deployment of `setup`'s backend `which` serving `client_nodes` compute nodes (hosts
     /// `0..client_nodes`); servers are the hosts after them. `record`: keep per-op records.
     pub fn new(

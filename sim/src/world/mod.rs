@@ -298,6 +298,7 @@ pub fn run_with(
             scenario.llm.kv_bytes_per_token(),
         );
         pd.reported_bytes = vec![(0.0, 0.0); ranks.len()];
+        pd.metadata_shares_nics = d.fabric.metadata_shares_nics;
         world.disagg = Some(pd);
     }
     let mut engine = Engine::new();

@@ -192,3 +192,54 @@ fn heterogeneous_pools_take_their_own_hardware() {
         assert!(r.prefill_instance < 2 && (2..5).contains(&r.decode_instance));
     }
 }
+
+#[test]
+fn a_lookup_during_a_kv_transfer_on_its_nic_is_slower_than_on_a_separate_network() {
+    // Request A's 8000-token KV leaves the prefill instance's NIC; request B arrives during
+    // that transfer and its Sherman lookup (RDMA READs from the same host) shares the port
+    // with it: each message serialises at half the link (`NetworkModel::set_bulk_flows`).
+    // With the metadata on a separate front-end network it does not.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let a: Vec<u64> = (0..500).collect();
+    let b: Vec<u64> = (1000..1063).collect();
+    let yaml = |shares: bool| {
+        format!(
+            "seed: 1\nworkload:\n  trace: {}\n  block_size: 16\nmodel: llama-3.1-8b\n\
+             router: {{kind: round-robin}}\ncache:\n  capacity_blocks: 10000\n\
+             cluster:\n  gpu: h100-sxm\n  pools:\n\
+             \x20   - {{name: p, role: prefill, instances: 1}}\n\
+             \x20   - {{name: d, role: decode, instances: 1}}\n\
+             \x20 disaggregation: {{fabric: {{metadata_shares_nics: {shares}}}}}\n\
+             metadata:\n  backends: [{{kind: sherman}}]\n",
+            trace.display()
+        )
+    };
+    let load = |shares| load_str(&yaml(shares), "t.yaml", Path::new(""), &[]).unwrap();
+    // Where A's transfer is, alone.
+    write_trace(&trace, &[(0, 8000, 2, &a)]);
+    let alone = run(&load(true)).requests[0].clone();
+    let mid_ms = (alone.arrival_ns + alone.ttft_ns + alone.transfer_ns / 2) / 1_000_000;
+    assert!(alone.transfer_ns > 10_000_000, "{}", alone.transfer_ns);
+    write_trace(&trace, &[(0, 8000, 2, &a), (mid_ms, 1000, 2, &b)]);
+    let by_id = |shares| {
+        let mut r = run(&load(shares)).requests;
+        r.sort_by_key(|r| r.request_id);
+        r
+    };
+    let (shared, separate) = (by_id(true), by_id(false));
+    let (sb, pb) = (&shared[1], &separate[1]);
+    // B's lookup is in A's transfer window in both runs.
+    let t0 = shared[0].arrival_ns + shared[0].ttft_ns;
+    assert!(sb.arrival_ns > t0 && sb.arrival_ns < t0 + shared[0].transfer_ns);
+    assert_eq!(
+        shared[0].metadata_ns, separate[0].metadata_ns,
+        "A looks up on an idle NIC"
+    );
+    assert!(
+        sb.metadata_ns > pb.metadata_ns,
+        "shared {} vs separate {}",
+        sb.metadata_ns,
+        pb.metadata_ns
+    );
+}
