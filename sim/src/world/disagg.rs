@@ -122,6 +122,20 @@ impl World<'_> {
             };
             let req = &self.reqs[r];
             let need = req.input_tokens.div_ceil(bs).max(req.blocks.len() as u64) as usize;
+            let largest = pd
+                .decoders
+                .iter()
+                .map(|d| self.instances[d.index()].cache.capacity_blocks())
+                .max()
+                .unwrap_or(0);
+            if need > largest {
+                // No decode instance could ever hold it (as a prompt larger than a whole cache
+                // is rejected by the scheduler when aggregated).
+                pd.queue.pop_front();
+                self.reject_handed_off(r, now);
+                continue;
+            }
+            let pd = self.disagg.as_mut().expect("disaggregated");
             pd.candidates.clear();
             for &d in &pd.decoders {
                 let inst = &self.instances[d.index()];
@@ -146,6 +160,19 @@ impl World<'_> {
             let d = pd.decoders[k];
             self.reserve_and_send(r, d, need, now);
         }
+    }
+
+    /// Drops request `r`, handed off by its prefill instance and fitting no decode instance:
+    /// the prefill instance frees its KV and the request counts as rejected.
+    fn reject_handed_off(&mut self, r: SeqId, now: SimTime) {
+        let req = self.reqs.remove(r);
+        let s = &mut self.instances[req.prefill_instance.index()];
+        s.cache
+            .unpin(&req.blocks[..req.source_pinned as usize], now.as_nanos())
+            .expect("the prefill instance pins the prompt until the hand-off ends");
+        s.cache.free_private(req.source_private as usize);
+        self.sink.rejected();
+        self.finished += 1;
     }
 
     /// Reserves request `r`'s KV (`need` blocks) on decode instance `d` and starts its

@@ -243,3 +243,18 @@ fn a_lookup_during_a_kv_transfer_on_its_nic_is_slower_than_on_a_separate_network
         pb.metadata_ns
     );
 }
+
+#[test]
+fn a_prompt_larger_than_every_decode_cache_is_rejected_not_left_waiting() {
+    // 63 blocks needed, decode caches of 40: the first request can never be placed and is
+    // rejected after its prefill; the second (20 blocks) is served; the run ends.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let a: Vec<u64> = (0..63).collect();
+    let b: Vec<u64> = (100..120).collect();
+    write_trace(&trace, &[(0, 1000, 3, &a), (0, 320, 3, &b)]);
+    let out = run(&scenario(&trace, 1, 1, 40));
+    assert_eq!(out.rejected, 1);
+    assert_eq!(out.requests.len(), 1);
+    assert_eq!(out.requests[0].request_id, 1);
+}
