@@ -23,8 +23,10 @@ METRICS = [
     "metadata_share_of_ttft", "block_hit_ratio", "token_hit_ratio", "throughput_tokens_per_s", "total_tokens_per_s",
     "gpu_busy_fraction", "simulated_s", "preemptions", "recomputed_tokens", "events",
 ]
-# Null where the point has no `slo` (the example has none).
-SLO_COLUMNS = ["slo_attainment", "goodput_requests_per_s", "goodput_per_gpu", "slo_met"]
+# Null where the point has no `slo` (the example has none); the transfer figures are null where
+# the point is not disaggregated.
+SLO_COLUMNS = ["slo_attainment", "goodput_requests_per_s", "goodput_per_gpu",
+               "transfer_share_of_e2e", "transfer_ms_p99", "slo_met"]
 # Per-tier columns: null where a point did not configure the tier (the example has HBM only).
 TIER_COLUMNS = [
     f"{t}_{k}" for t in ("hbm", "dram", "ssd", "remote")
