@@ -84,6 +84,16 @@ fn untag(tag: u64) -> (SeqId, u32) {
     (SeqId((tag >> 32) as u32), tag as u32)
 }
 
+/// The prefill instance `s` frees the KV that handed-off request `req` still holds there.
+fn release_source(s: &mut super::instance::Instance, req: &mut super::request::Req, now: SimTime) {
+    s.cache
+        .unpin(&req.blocks[..req.source_pinned as usize], now.as_nanos())
+        .expect("the prefill instance pins the prompt until the hand-off ends");
+    s.cache.free_private(req.source_private as usize);
+    req.source_pinned = 0;
+    req.source_private = 0;
+}
+
 fn ns(t: SimTime) -> f64 {
     t.as_nanos() as f64
 }
@@ -165,12 +175,12 @@ impl World<'_> {
     /// Drops request `r`, handed off by its prefill instance and fitting no decode instance:
     /// the prefill instance frees its KV and the request counts as rejected.
     fn reject_handed_off(&mut self, r: SeqId, now: SimTime) {
-        let req = self.reqs.remove(r);
-        let s = &mut self.instances[req.prefill_instance.index()];
-        s.cache
-            .unpin(&req.blocks[..req.source_pinned as usize], now.as_nanos())
-            .expect("the prefill instance pins the prompt until the hand-off ends");
-        s.cache.free_private(req.source_private as usize);
+        let mut req = self.reqs.remove(r);
+        release_source(
+            &mut self.instances[req.prefill_instance.index()],
+            &mut req,
+            now,
+        );
         self.sink.rejected();
         self.finished += 1;
     }
@@ -300,12 +310,7 @@ impl World<'_> {
         });
         let src = req.prefill_instance;
         let s = &mut self.instances[src.index()];
-        s.cache
-            .unpin(&req.blocks[..req.source_pinned as usize], now.as_nanos())
-            .expect("the prefill instance pins the prompt until the transfer ends");
-        s.cache.free_private(req.source_private as usize);
-        req.source_pinned = 0;
-        req.source_private = 0;
+        release_source(s, req, now);
         if s.busy.is_none() {
             self.start_iteration(engine, src);
         }
