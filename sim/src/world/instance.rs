@@ -6,6 +6,7 @@
 //! costs O(prefill pieces + requests finishing or needing a block), not O(batch size). Heap
 //! entries carry the request's generation; a preempted request's entries are stale and skipped.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
@@ -33,6 +34,43 @@ pub struct Iteration {
     pub prefills: Vec<(SeqId, u64)>,
     /// Decoding requests in it.
     pub decodes: u64,
+    /// Iterations of the span known to have ended before the last [`ended_before`] query, and
+    /// the end of the next one once read: a cursor, so that the router's load query at each
+    /// arrival (simulated time only moves forward) touches `ends` only when an iteration
+    /// boundary has passed instead of searching it on every instance every time.
+    ///
+    /// [`ended_before`]: Iteration::ended_before
+    pub(super) passed: Cell<usize>,
+    pub(super) next_end: Cell<Option<SimTime>>,
+}
+
+impl Iteration {
+    /// Number of the span's iterations that ended strictly before `now` (what
+    /// `ends.partition_point(|&t| t < now)` gives). `now` must not decrease between calls on
+    /// the same iteration; `ends` may only be truncated to keep every entry before `now`
+    /// (what `World::cut_span` does) or grown before the first call.
+    pub fn ended_before(&self, now: SimTime) -> usize {
+        let mut k = self.passed.get();
+        loop {
+            let end = match self.next_end.get() {
+                Some(e) => e,
+                None => match self.ends.get(k) {
+                    Some(&e) => e,
+                    None => break,
+                },
+            };
+            if end < now {
+                k += 1;
+                self.next_end.set(None);
+            } else {
+                self.next_end.set(Some(end));
+                break;
+            }
+        }
+        self.passed.set(k);
+        debug_assert_eq!(k, self.ends.partition_point(|&t| t < now));
+        k
+    }
 }
 
 /// Per-interval counters for `timeseries.parquet`.
@@ -158,9 +196,10 @@ impl Instance {
     /// and cache-aware routers' load). The iterations of a running decode span that ended
     /// before `now` have generated their tokens, though the span reports them at its end.
     pub fn outstanding_tokens(&self, now: SimTime) -> u64 {
-        let in_span = self.busy.as_ref().map_or(0, |it| {
-            it.decodes * it.ends.partition_point(|&t| t < now) as u64
-        });
+        let in_span = self
+            .busy
+            .as_ref()
+            .map_or(0, |it| it.decodes * it.ended_before(now) as u64);
         self.owed.prefill + self.owed.output - in_span
     }
 
